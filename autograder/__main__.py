@@ -1,0 +1,47 @@
+"""Command line: `python -m autograder grade|fixtures ...` (the Makefile's grade and fixtures)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .paths import REPO_ROOT, lesson_id
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    grade = commands.add_parser("grade", help="grade every task and print the score table")
+    grade.add_argument("--source", default="lessons", help="lessons (default), solutions, or a folder of lessons")
+    grade.add_argument("--lesson", action="append", help="grade only this lesson (NN); may repeat")
+    grade.add_argument("--results", type=Path, default=REPO_ROOT / "build" / "results.json",
+                       help="where to write Gradescope's results.json (default build/results.json)")
+
+    fixtures = commands.add_parser("fixtures", help="regenerate reference outputs from solutions/")
+    fixtures.add_argument("--lesson", action="append", help="only this lesson (NN); may repeat")
+
+    args = parser.parse_args(argv)
+    lessons = [lesson_id(x) for x in args.lesson] if args.lesson else None
+
+    if args.command == "grade":
+        from .grade import grade as run_grade, table, write_results
+
+        verdicts = run_grade(args.source, lessons)
+        print(table(verdicts, args.source))
+        write_results(verdicts, args.results)
+        print(f"(results written to {args.results})")
+        return 0
+
+    from .fixtures import fixture_path, write
+    from .tasks import all_tasks
+
+    for lesson in sorted({t.lesson for t in all_tasks()} if lessons is None else lessons):
+        write(lesson)
+        print(f"wrote {fixture_path(lesson).relative_to(REPO_ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

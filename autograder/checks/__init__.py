@@ -1,0 +1,1 @@
+"""One module per lesson (lessonNN.py), each registering that lesson's tasks with @task."""

@@ -1,0 +1,67 @@
+"""Lesson 01 - characters to integers: vocabulary, lookup tables, encode, decode."""
+
+import random
+
+from ..paths import read_tinyshakespeare
+from ..tasks import task
+
+SAMPLES = ["hii there", "", "To be, or not to be?\n", "aAbB\n!!zz", "été à Paris", "ba" * 50]
+
+
+def random_texts(seed: int, n: int = 5) -> list[str]:
+    rng = random.Random(seed)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\n-&$3"
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(n)]
+
+
+def shuffled_tables(chars: list[str], seed: int):
+    """stoi/itos with ids in a random order, so a function that rebuilds its own table is caught."""
+    ids = list(range(len(chars)))
+    random.Random(seed).shuffle(ids)
+    stoi = dict(zip(chars, ids))
+    return stoi, {i: ch for ch, i in stoi.items()}
+
+
+@task("01.vocab", points=1, target="build_vocab",
+      hint="the sorted list of the distinct characters in text")
+def vocab_cases(build_vocab):
+    cases = {f"build_vocab({t!r})": build_vocab(t) for t in SAMPLES + random_texts(1)}
+    cases["build_vocab(tiny_shakespeare)"] = build_vocab(read_tinyshakespeare())
+    return cases
+
+
+@task("01.tables", points=1, target="make_tables",
+      hint="stoi maps each character to its position in chars; itos is the reverse")
+def tables_cases(make_tables):
+    cases = {}
+    for chars in (list("\n !abc"), list("zyx"), ["q"], sorted(set("".join(random_texts(2))))):
+        stoi, itos = make_tables(chars)
+        cases[f"make_tables({''.join(chars)!r})"] = {"stoi": stoi, "itos": itos}
+    return cases
+
+
+@task("01.encode", points=2, target="encode", hint="look up each character of text in stoi")
+def encode_cases(encode):
+    text = read_tinyshakespeare()
+    chars = sorted(set(text))
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    cases = {"encode('hii there') with the Shakespeare table": encode("hii there", stoi),
+             "encode('') (empty text)": encode("", stoi),
+             "encode(' spaces and newlines count \\n')": encode(" spaces and newlines count \n", stoi)}
+    shuffled, _ = shuffled_tables(chars, seed=3)
+    for t in random_texts(3):
+        cases[f"encode({t!r}) with a shuffled table"] = encode(t, shuffled)
+    return cases
+
+
+@task("01.decode", points=2, target="decode", hint="look up each id in itos and join the characters")
+def decode_cases(decode):
+    chars = sorted(set(read_tinyshakespeare()))
+    stoi = {ch: i for i, ch in enumerate(chars)}
+    itos = {i: ch for ch, i in stoi.items()}
+    cases = {"decode([46, 47, 47, 1, 58, 46, 43, 56, 43])": decode([46, 47, 47, 1, 58, 46, 43, 56, 43], itos),
+             "decode([]) (no ids)": decode([], itos)}
+    shuffled_stoi, shuffled_itos = shuffled_tables(chars, seed=4)
+    for t in random_texts(4):
+        cases[f"decode(ids of {t!r}) with a shuffled table"] = decode([shuffled_stoi[c] for c in t], shuffled_itos)
+    return cases

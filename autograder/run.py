@@ -1,0 +1,133 @@
+"""Run one task's exercise on student code, then judge the outputs: the steps every check shares.
+
+`make grade` runs `run_exercise` in an isolated child process (sandbox.py); a notebook's check cell
+runs it in the kernel (check.py). Both then call the same `judge`, so they give the same verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import traceback
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+
+from .compare import CheckFailed, to_plain
+from .tasks import Task
+
+PASSED, FAILED, NOT_STARTED = "passed", "failed", "not started"
+
+
+@dataclass
+class Outcome:
+    """What running a task's exercise produced."""
+    status: str  # "ok", "not_started" or "error"
+    value: Any = None  # the plain outputs, when ok
+    reason: str = ""  # one line, when not ok
+    output: str = ""  # what the student's code printed (truncated)
+
+
+@dataclass
+class Verdict:
+    task: str
+    status: str  # PASSED, FAILED or NOT_STARTED
+    points: float
+    max_points: float
+    reason: str = ""
+    output: str = ""
+
+
+def where_in_notebook(tb) -> str:
+    """' (cell 7, line 3)' for the deepest traceback frame in a notebook cell, else ''."""
+    spot = ""
+    for frame in traceback.extract_tb(tb):
+        if "#cell" in frame.filename:
+            spot = f" (cell {frame.filename.rsplit('#cell', 1)[1]}, line {frame.lineno})"
+    return spot
+
+
+def describe_exception(err: BaseException) -> str:
+    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    text = f"raised {err.__class__.__name__}" + (f": {message}" if message else "")
+    if len(text) > 200:
+        text = text[:197] + "..."
+    return text + where_in_notebook(err.__traceback__)
+
+
+def run_exercise(task: Task, lookup: Callable[[str], Any]) -> Outcome:
+    """Call the task's exercise with the student's names; never raises."""
+    try:
+        names = {name: lookup(name) for name in task.uses}
+    except KeyError as err:
+        name = err.args[0] if err.args else "?"
+        return Outcome("error", reason=f"{name} is not defined in the notebook (was its cell deleted or renamed?)")
+    try:
+        with torch.random.fork_rng(devices=[]):  # a check never changes the caller's random state
+            value = task.exercise(**names)
+        return Outcome("ok", value=to_plain(value))
+    except NotImplementedError as err:
+        return Outcome("not_started", reason=str(err) or "raises NotImplementedError")
+    except CheckFailed as err:  # an exercise may reject an output on the spot (e.g. mutated input)
+        return Outcome("error", reason=str(err))
+    except RecursionError:
+        return Outcome("error", reason="recursed too deeply (RecursionError): is there a call with no base case?")
+    except MemoryError:
+        return Outcome("error", reason="ran out of memory (MemoryError)")
+    except SystemExit:
+        return Outcome("error", reason="exited the process (sys.exit/exit): remove that call")
+    except KeyboardInterrupt:
+        return Outcome("error", reason="raised KeyboardInterrupt")
+    except Exception as err:
+        return Outcome("error", reason=describe_exception(err))
+
+
+def judge(task: Task, outcome: Outcome, expected: Any) -> Verdict:
+    """The verdict for one task, from what its exercise produced and the reference outputs."""
+    def verdict(status, points=0.0, reason=""):
+        return Verdict(task.id, status, points, task.points, reason, outcome.output)
+
+    if outcome.status == "not_started":
+        return verdict(NOT_STARTED, reason="the stub still raises NotImplementedError")
+    if outcome.status != "ok":
+        return verdict(FAILED, reason=outcome.reason)
+    try:
+        task.compare(outcome.value, expected)
+    except CheckFailed as err:
+        return verdict(FAILED, reason=str(err) or "output differs from the reference")
+    return verdict(PASSED, float(task.points))
+
+
+@contextlib.contextmanager
+def captured_output(limit: int = 2000):
+    """Collect what the student's code prints (stdout and stderr), keeping only the start."""
+    buffer = _Head(limit)
+    with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+        yield buffer
+
+
+class _Head(io.TextIOBase):
+    """A text sink that keeps the first `limit` characters and counts the rest."""
+
+    def __init__(self, limit: int):
+        self.limit, self.kept, self.dropped = limit, [], 0
+        self.size = 0
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.kept.append(text[:room])
+        self.size += min(len(text), max(room, 0))
+        self.dropped += max(len(text) - max(room, 0), 0)
+        return len(text)
+
+    def text(self) -> str:
+        out = "".join(self.kept)
+        if self.dropped:
+            out += f"\n... ({self.dropped} more characters of output not shown)"
+        return out

@@ -1,0 +1,1 @@
+"""The capstone: train the GPT your lesson notebooks define (`make train`)."""

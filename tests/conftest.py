@@ -1,0 +1,43 @@
+"""Shared helpers for the course's own tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def verdict_of(task_id: str, code: str = "", source: str = "solutions"):
+    """The verdict of one task on the reference notebook after running `code` over its definitions.
+
+    `code` redefines a function to a wrong (or alternative) implementation.
+    """
+    from autograder.fixtures import expected_for
+    from autograder.loader import load_lesson
+    from autograder.run import judge, run_exercise
+    from autograder.tasks import get_task
+
+    task = get_task(task_id)
+    module = load_lesson(task.lesson, source=source, deps="solutions")
+    namespace = dict(module.__dict__)
+    exec(compile(code, f"<{task_id} variant>", "exec"), namespace)
+    return judge(task, run_exercise(task, namespace.__getitem__), expected_for(task))
+
+
+def run(*args, cwd=REPO, env=None, timeout=600, check=False):
+    """Run a command, returning the CompletedProcess (text mode)."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(list(args), cwd=cwd, env=full_env, capture_output=True, text=True,
+                          timeout=timeout, check=check)
+
+
+@pytest.fixture
+def variant():
+    return verdict_of
