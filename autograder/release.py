@@ -28,22 +28,22 @@ class ReleaseError(RuntimeError):
     pass
 
 
-def committed_version(path: Path) -> bytes | None:
+def committed_version(path: Path, repo: Path = REPO_ROOT) -> bytes | None:
     """The file as committed in git's HEAD, or None when it is not tracked (or there is no git)."""
     try:
-        rel = path.resolve().relative_to(REPO_ROOT)
-        return subprocess.run(["git", "show", f"HEAD:{rel.as_posix()}"], cwd=REPO_ROOT,
+        rel = path.resolve().relative_to(repo.resolve())
+        return subprocess.run(["git", "show", f"HEAD:{rel.as_posix()}"], cwd=repo,
                               capture_output=True, check=True).stdout
     except (ValueError, OSError, subprocess.CalledProcessError):
         return None
 
 
-def edited_files(folder: Path) -> list[Path]:
+def edited_files(folder: Path, repo: Path = REPO_ROOT) -> list[Path]:
     """Files in a released lesson folder that differ from their committed version."""
     edited = []
     for path in sorted(folder.rglob("*")):
         if path.is_file() and ".ipynb_checkpoints" not in path.parts:
-            if committed_version(path) != path.read_bytes():
+            if committed_version(path, repo) != path.read_bytes():
                 edited.append(path)
     return edited
 
@@ -68,35 +68,36 @@ def leaks(folder: Path) -> list[str]:
 
 
 def release(lessons: list[str] | None = None, force: bool = False, out: Path | None = None,
-            log=print) -> list[Path]:
+            log=print, root: Path = REPO_ROOT) -> list[Path]:
+    """Release lessons from solutions/ into root/lessons (or `out`); root is the repo (tests change it)."""
     sources = lesson_dirs("solutions")
     chosen = sorted(sources) if not lessons else [lesson_id(x) for x in lessons]
     missing = [x for x in chosen if x not in sources]
     if missing:
         raise ReleaseError(f"no such lesson in solutions/: {', '.join(missing)}")
-    target_root = Path(out) if out else REPO_ROOT / "lessons"
+    target_root = Path(out) if out else root / "lessons"
 
     if out is None:  # only the real lessons/ folder holds student work
         edited = [p for x in chosen if (target_root / sources[x].name).exists()
-                  for p in edited_files(target_root / sources[x].name)]
+                  for p in edited_files(target_root / sources[x].name, root)]
         if edited and not force:
             raise ReleaseError(
                 "refusing to overwrite lessons that differ from the committed release (your work?):\n  "
-                + "\n  ".join(str(p.relative_to(REPO_ROOT)) for p in edited)
+                + "\n  ".join(str(p.relative_to(root)) for p in edited)
                 + "\nCommit or move them, or run `make release FORCE=1` to back them up and regenerate.")
         if edited:
-            backup = REPO_ROOT / "build" / "lesson-backups" / time.strftime("%Y%m%d-%H%M%S")
+            backup = root / "build" / "lesson-backups" / time.strftime("%Y%m%d-%H%M%S")
             for path in edited:
-                copy = backup / path.relative_to(REPO_ROOT)
+                copy = backup / path.relative_to(root)
                 copy.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(path, copy)
-            log(f"backed up {len(edited)} edited file(s) to {backup.relative_to(REPO_ROOT)}")
+            log(f"backed up {len(edited)} edited file(s) to {backup.relative_to(root)}")
 
     written = []
     with tempfile.TemporaryDirectory(prefix="release-") as tmp:
         staging = Path(tmp) / "release"
         # The real release records its cells in the course gradebook (autograde needs them there).
-        db_dir = REPO_ROOT / ".nbgrader" if out is None else Path(tmp)
+        db_dir = root / ".nbgrader" if out is None else Path(tmp)
         db_dir.mkdir(exist_ok=True)
         for lid in chosen:
             name = sources[lid].name

@@ -41,3 +41,23 @@ def run(*args, cwd=REPO, env=None, timeout=600, check=False):
 @pytest.fixture
 def variant():
     return verdict_of
+
+
+def paste_reference(student_notebook: Path, out: Path) -> Path:
+    """A copy of a released notebook whose answer cells hold the reference code (what a student who
+    solved everything would hand in)."""
+    import nbformat
+
+    from autograder.paths import lesson_notebook
+
+    reference = nbformat.read(lesson_notebook(student_notebook.parent.name, "solutions"), as_version=4)
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in reference.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.read(student_notebook, as_version=4)
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers:
+            cell.source = answers[grade_id]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, out)
+    return out

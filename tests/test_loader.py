@@ -1,0 +1,79 @@
+"""autograder.load_lesson: definitions only, clear errors naming file and cell, dependency sources."""
+
+import shutil
+
+import nbformat
+import pytest
+
+from autograder import LessonLoadError, load_lesson
+from autograder.paths import lesson_notebook
+
+REFERENCE = lesson_notebook("01", "solutions")
+
+
+def copy_lesson(tmp_path, name="01_chars"):
+    folder = tmp_path / "course" / name
+    folder.mkdir(parents=True)
+    target = folder / f"{name}.ipynb"
+    shutil.copy(REFERENCE, target)
+    return target
+
+
+def test_loads_definitions_without_running_demos():
+    lesson = load_lesson("01", source="solutions")
+    assert lesson.encode("hi", {"h": 0, "i": 1}) == [0, 1]
+    assert not hasattr(lesson, "text") and not hasattr(lesson, "chars")  # demo variables
+
+
+@pytest.mark.parametrize("name", ["01", 1, "01_chars", str(REFERENCE)])
+def test_lesson_can_be_named_several_ways(name):
+    assert callable(load_lesson(name, source="solutions").decode)
+
+
+def test_stub_lesson_loads_and_its_stubs_name_the_task():
+    lesson = load_lesson("01", source="lessons")
+    with pytest.raises(NotImplementedError, match=r"^01\.encode: "):
+        lesson.encode("hi", {})
+
+
+def test_invalid_json_names_the_file(tmp_path):
+    target = copy_lesson(tmp_path)
+    target.write_text(target.read_text()[:500])
+    with pytest.raises(LessonLoadError, match="01_chars.ipynb"):
+        load_lesson(target)
+
+
+def test_syntax_error_names_the_cell(tmp_path):
+    target = copy_lesson(tmp_path)
+    nb = nbformat.read(target, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "encode")
+    nb.cells[index].source = "def encode(text, stoi):\n    return [stoi[c] for c in text"
+    nbformat.write(nb, target)
+    with pytest.raises(LessonLoadError, match=rf"cell {index}\b.*SyntaxError"):
+        load_lesson(target)
+
+
+def test_a_broken_lesson_does_not_affect_another(tmp_path):
+    broken = copy_lesson(tmp_path, "01_chars")
+    broken.write_text("{")
+    fine = copy_lesson(tmp_path, "02_copy")
+    with pytest.raises(LessonLoadError):
+        load_lesson("01", source=broken.parent.parent)
+    assert load_lesson(fine).build_vocab("ba") == ["a", "b"]
+
+
+def test_nested_loads_follow_the_dependency_source(tmp_path):
+    # A later lesson whose set-up cell loads lesson 01: grading resolves it to the reference.
+    folder = tmp_path / "course" / "02_later"
+    folder.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "from autograder import load_lesson\nL01 = load_lesson('01')",
+        metadata={"nbgrader": {"locked": True, "grade": False, "solution": False, "grade_id": "setup",
+                               "schema_version": 3}}))
+    nbformat.write(nb, folder / "02_later.ipynb")
+    with_reference = load_lesson(folder / "02_later.ipynb", deps="solutions")
+    assert with_reference.L01.build_vocab("ba") == ["a", "b"]
+    with_stubs = load_lesson(folder / "02_later.ipynb", deps="lessons")
+    with pytest.raises(NotImplementedError):
+        with_stubs.L01.build_vocab("ba")

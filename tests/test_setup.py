@@ -1,0 +1,53 @@
+"""Set-up: pins agree everywhere, the tokenizer works offline, a second `make setup` does nothing slow."""
+
+import re
+import tomllib
+
+import yaml
+
+from tests.conftest import REPO, run
+
+PYTHON = str(REPO / ".venv" / "bin" / "python")
+
+
+def pyproject_dependencies() -> list[str]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+def test_environment_yml_matches_pyproject():
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip_lists = [d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d]
+    assert pip_lists and sorted(pip_lists[0]) == sorted(pyproject_dependencies())
+
+
+def test_every_dependency_is_pinned_and_locked():
+    lock = {}
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            lock[re.sub(r"[-_.]+", "-", name).lower()] = version
+    for requirement in pyproject_dependencies():
+        name, version = requirement.split("==")
+        assert lock.get(re.sub(r"[-_.]+", "-", name).lower()) == version, requirement
+    assert "torch==2.13.0" in pyproject_dependencies()
+
+
+def test_gpt2_tokenizer_works_offline():
+    # Proxies that refuse every connection: any download attempt would fail loudly.
+    code = ("import tiktoken; e = tiktoken.get_encoding('gpt2'); "
+            "print(e.encode('unbelievability'), e.n_vocab)")
+    result = run(PYTHON, "-c", code, env={"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+                                          "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[403, 6667, 11203, 1799] 50257"
+
+
+def test_torch_is_the_pinned_version():
+    result = run(PYTHON, "-c", "import torch; print(torch.__version__)")
+    assert result.stdout.startswith("2.13.0")
+
+
+def test_second_setup_has_nothing_slow_to_do():
+    # The install step is a file target: up to date means pip is not run again.
+    result = run("make", "-n", ".venv/.installed")
+    assert "pip install" not in result.stdout, result.stdout
