@@ -1,0 +1,154 @@
+"""Lesson 02: each check rejects plausible wrong answers and accepts other correct ones."""
+
+import pytest
+
+from tests.conftest import verdict_of
+
+WRONG = {
+    "02.tokenize": [
+        # whitespace split: punctuation stays glued to words
+        "def tokenize(text):\n    return text.split()",
+        # special markers not kept whole
+        "def tokenize(text):\n    return re.findall(r'\\w+|[^\\w\\s]', text)",
+        # runs of punctuation kept together ('--' as one token)
+        "def tokenize(text):\n    return re.findall(r'<\\|\\w+\\|>|\\w+|[^\\w\\s]+', text)",
+        # whitespace kept as tokens
+        "def tokenize(text):\n    return [t for t in re.split(r'(<\\|\\w+\\|>|\\W)', text) if t]",
+        # words only, punctuation dropped
+        "def tokenize(text):\n    return re.findall(r'<\\|\\w+\\|>|\\w+', text)",
+    ],
+    "02.vocab": [
+        # unsorted
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    vocab = {}\n    for t in list(tokens) + list(special_tokens):\n"
+        "        vocab.setdefault(t, len(vocab))\n    return vocab",
+        # special tokens sorted in with the words
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    return {t: i for i, t in enumerate(sorted(set(tokens) | set(special_tokens)))}",
+        # special tokens ignored
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    return {t: i for i, t in enumerate(sorted(set(tokens)))}",
+        # ids from 1
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    vocab = {t: i + 1 for i, t in enumerate(sorted(set(tokens)))}\n"
+        "    for s in special_tokens:\n        vocab[s] = len(vocab) + 1\n    return vocab",
+    ],
+    "02.encode": [
+        # unknown words silently become None instead of an error
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def encode(self, text):\n        return [self.str_to_int.get(t) for t in tokenize(text)]",
+        # whitespace split instead of tokenize
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def encode(self, text):\n        return [self.str_to_int[t] for t in text.split() if t in self.str_to_int]",
+        # its own sorted numbering instead of the given vocabulary
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def encode(self, text):\n        order = sorted(self.str_to_int)\n"
+        "        return [order.index(t) for t in tokenize(text)]",
+    ],
+    "02.decode": [
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def decode(self, ids):\n        return ''.join(self.int_to_str[i] for i in ids)",
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def decode(self, ids):\n        return [self.int_to_str[i] for i in ids]",
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def decode(self, ids):\n        return ' '.join(self.int_to_str[i] for i in ids) + ' '",
+    ],
+    "02.encode_unk": [
+        # unknown words dropped
+        "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
+        "    def encode(self, text):\n"
+        "        return [self.str_to_int[t] for t in tokenize(text) if t in self.str_to_int]",
+        # unknown words mapped to id 0
+        "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
+        "    def encode(self, text):\n        return [self.str_to_int.get(t, 0) for t in tokenize(text)]",
+        # unknown words mapped to len(vocab) (a made-up id)
+        "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
+        "    def encode(self, text):\n"
+        "        return [self.str_to_int.get(t, len(self.str_to_int)) for t in tokenize(text)]",
+        # still raises
+        "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
+        "    def encode(self, text):\n        return [self.str_to_int[t] for t in tokenize(text)]",
+    ],
+    "02.bpe_encode": [
+        "def bpe_encode(text, enc):\n    return enc.encode(text)",  # raises on <|endoftext|>
+        "def bpe_encode(text, enc):\n    return enc.encode_ordinary(text)",  # marker spelt as text
+        "def bpe_encode(text, enc):\n    return enc.encode(text, disallowed_special=())",
+        "def bpe_encode(text, enc):\n    return list(text.encode('utf-8'))",  # raw bytes
+    ],
+    "02.bpe_pieces": [
+        "def bpe_pieces(text, enc):\n    return [enc.decode([i]).strip() for i in enc.encode(text)]",
+        "def bpe_pieces(text, enc):\n    return enc.encode(text)",
+        "def bpe_pieces(text, enc):\n    return text.split()",
+    ],
+}
+
+RIGHT = {
+    "02.tokenize": [
+        "def tokenize(text):\n"
+        "    parts = re.split(r'(<\\|\\w+\\|>|\\W)', text)\n"
+        "    return [p for p in parts if p and not p.isspace()]",
+        "def tokenize(text):\n"
+        "    return [m.group() for m in re.finditer(r'<\\|\\w+\\|>|\\w+|\\S', text)]",
+    ],
+    "02.vocab": [
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    words = sorted(set(tokens))\n    vocab = dict(zip(words, range(len(words))))\n"
+        "    for s in special_tokens:\n        if s not in vocab:\n            vocab[s] = len(vocab)\n"
+        "    return vocab",
+    ],
+    "02.encode": [
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def encode(self, text):\n        ids = []\n        for t in tokenize(text):\n"
+        "            if t not in self.str_to_int:\n                raise ValueError(f'unknown word {t!r}')\n"
+        "            ids.append(self.str_to_int[t])\n        return ids",
+    ],
+    "02.decode": [
+        "class SimpleTokenizer(SimpleTokenizer):\n"
+        "    def decode(self, ids):\n        words = [self.int_to_str[i] for i in ids]\n"
+        "        return ' '.join(words)",
+    ],
+    "02.encode_unk": [
+        "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
+        "    def encode(self, text):\n        out = []\n        for t in tokenize(text):\n"
+        "            out.append(self.str_to_int[t] if t in self.str_to_int else self.str_to_int['<unk>'])\n"
+        "        return out",
+    ],
+    "02.bpe_encode": [
+        "def bpe_encode(text, enc):\n    return enc.encode(text, allowed_special='all')",
+        "def bpe_encode(text, enc):\n    return enc.encode(text, allowed_special=set(['<|endoftext|>']))",
+    ],
+    "02.bpe_pieces": [
+        "def bpe_pieces(text, enc):\n"
+        "    return [enc.decode_single_token_bytes(i).decode('utf-8', errors='replace') for i in enc.encode(text)]",
+        "def bpe_pieces(text, enc):\n    return [enc.decode([i]) for i in bpe_encode(text, enc)]",
+    ],
+}
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_wrong_answer_fails(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_other_correct_answer_passes(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
+
+
+def test_the_lesson_facts_hold():
+    """The numbers the lesson prints: 338,025 GPT-2 tokens, 'unbelievability' in four pieces."""
+    from autograder.loader import load_lesson
+    from autograder.paths import read_tinyshakespeare
+    import tiktoken
+
+    lesson = load_lesson("02", source="solutions")
+    enc = tiktoken.get_encoding("gpt2")
+    assert len(lesson.bpe_encode(read_tinyshakespeare(), enc)) == 338_025
+    assert lesson.bpe_encode("unbelievability", enc) == [403, 6667, 11203, 1799]
+    assert lesson.bpe_pieces("unbelievability", enc) == ["un", "bel", "iev", "ability"]
+    assert lesson.bpe_encode("a<|endoftext|>", enc)[-1] == 50256
