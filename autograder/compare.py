@@ -39,7 +39,7 @@ def to_plain(obj: Any, depth: int = 0) -> Any:
     if obj is None or isinstance(obj, (bool, int, float, str, bytes)):
         return obj
     if isinstance(obj, torch.Tensor):
-        return obj.detach().to("cpu", copy=True).contiguous()
+        return _plain_tensor(obj)
     if isinstance(obj, torch.Size):
         return list(obj)
     if type(obj) in (list, tuple):
@@ -58,6 +58,17 @@ def to_plain(obj: Any, depth: int = 0) -> Any:
     except ImportError:  # pragma: no cover
         pass
     return {OPAQUE: type_name(obj)}
+
+
+def _plain_tensor(obj: torch.Tensor) -> Any:
+    # A plain CPU tensor, whatever the student returned: a tensor on another device, sparse or a
+    # subclass becomes a marker saying so (the comparison must not depend on the student's class).
+    if obj.device.type != "cpu":
+        return {OPAQUE: f"a tensor on device {obj.device}", "device": str(obj.device)}
+    if obj.layout != torch.strided:
+        return {OPAQUE: f"a {obj.layout} tensor (expected an ordinary dense one)"}
+    plain = torch.Tensor._make_subclass(torch.Tensor, obj.detach()) if type(obj) is not torch.Tensor else obj
+    return plain.detach().clone(memory_format=torch.contiguous_format)
 
 
 def short(value: Any) -> str:
@@ -80,6 +91,10 @@ def compare_outputs(actual: Any, expected: Any, rtol: float = 1e-4, atol: float 
 
 
 def compare_value(actual: Any, expected: Any, rtol: float = 1e-4, atol: float = 1e-5) -> None:
+    if isinstance(actual, dict) and OPAQUE in actual and not isinstance(expected, dict):
+        if isinstance(expected, torch.Tensor) and "device" in actual:
+            raise CheckFailed(f"expected a tensor on device {expected.device}, got one on {actual['device']}")
+        raise CheckFailed(f"expected {type_name(expected)}, got {type_name(actual)}")
     if isinstance(expected, torch.Tensor):
         compare_tensor(actual, expected, rtol, atol)
     elif isinstance(expected, (list, tuple)):
@@ -157,3 +172,14 @@ def compare_tensor(actual: Any, expected: torch.Tensor, rtol: float = 1e-4, atol
         worst = (a - e).abs().nan_to_num(0.0).max().item()
         raise CheckFailed(f"values differ (max abs difference {worst:.3g}); first at index {index}: "
                           f"expected {e[index].item():.5g}, got {a[index].item():.5g}")
+
+
+def check_unchanged(name: str, before: Any, after: Any) -> None:
+    """For exercises: raise CheckFailed if the student's function changed an input in place.
+
+    `before` is a copy taken before the call (e.g. x.clone()), `after` the object passed in.
+    """
+    try:
+        compare_value(to_plain(after), to_plain(before), rtol=0.0, atol=0.0)
+    except CheckFailed as err:
+        raise CheckFailed(f"changed its input {name} in place ({err}): work on a copy") from None

@@ -7,28 +7,66 @@ from pathlib import Path
 
 from .check import summary
 from .fixtures import FixtureError, expected_for
+from .loader import LessonLoadError, load_lesson, read_notebook
 from .paths import lesson_dirs, lesson_notebook, LessonNotFound
-from .run import FAILED, Outcome, Verdict, judge
+from .run import FAILED, Outcome, Verdict, captured_output, judge, run_exercise
 from .sandbox import run_many
 from .tasks import all_tasks
 
 
-def grade(source: str = "lessons", lessons: list[str] | None = None, deps: str = "reference") -> list[Verdict]:
-    """Grade each task of the selected lessons in `source`, each in its own child process."""
+def grade(source: str = "lessons", lessons: list[str] | None = None, deps: str = "reference",
+          isolate: bool = True) -> list[Verdict]:
+    """Grade each task of the selected lessons in `source`, each in its own child process.
+
+    The reference outputs are loaded only after every child has finished, so no child (which starts
+    as a copy of this process) ever holds them. isolate=False runs the exercises in this process
+    instead: only for measuring what isolation costs, never for untrusted notebooks.
+    """
     tasks = [t for t in all_tasks() if lessons is None or t.lesson in lessons]
-    jobs, ready, verdicts = [], {}, {}
+    jobs, outcomes, unreadable = [], {}, {}
     for task in tasks:
         try:
             notebook = lesson_notebook(task.lesson, source)
-            expected = expected_for(task)
-        except (LessonNotFound, FixtureError) as err:
-            verdicts[task.id] = judge(task, Outcome("error", reason=str(err)), None)
+        except LessonNotFound as err:
+            outcomes[task.id] = Outcome("error", reason=str(err))
             continue
-        ready[task.id] = (task, expected)
-        jobs.append((task, notebook, deps))
-    for (task, _, _), outcome in zip(jobs, run_many(jobs)):
-        verdicts[task.id] = judge(task, outcome, ready[task.id][1])
-    return [verdicts[t.id] for t in tasks]
+        if notebook not in unreadable:
+            try:  # once per notebook here; the children reuse it (and a broken one fails alike)
+                read_notebook(notebook)
+                unreadable[notebook] = None
+            except LessonLoadError as err:
+                unreadable[notebook] = f"notebook could not be loaded: {err}"
+        if unreadable[notebook]:
+            outcomes[task.id] = Outcome("error", reason=unreadable[notebook])
+        else:
+            jobs.append((task, notebook, deps))
+    run = run_many if isolate else _run_in_process
+    for (task, _, _), outcome in zip(jobs, run(jobs)):
+        outcomes[task.id] = outcome
+    verdicts = []
+    for task in tasks:
+        try:
+            expected = expected_for(task)
+        except FixtureError as err:
+            verdicts.append(judge(task, Outcome("error", reason=str(err)), None))
+            continue
+        verdicts.append(judge(task, outcomes[task.id], expected))
+    return verdicts
+
+
+def _run_in_process(jobs) -> list[Outcome]:
+    modules, outcomes = {}, []
+    for task, notebook, deps in jobs:
+        with captured_output() as printed:
+            try:
+                if notebook not in modules:
+                    modules[notebook] = load_lesson(notebook, deps=deps)
+                outcome = run_exercise(task, modules[notebook].__dict__.__getitem__)
+            except LessonLoadError as err:
+                outcome = Outcome("error", reason=f"notebook could not be loaded: {err}")
+        outcome.output = printed.text()
+        outcomes.append(outcome)
+    return outcomes
 
 
 def table(verdicts: list[Verdict], source: str = "lessons") -> str:

@@ -20,6 +20,13 @@ from .tasks import Task
 PASSED, FAILED, NOT_STARTED = "passed", "failed", "not started"
 
 
+class InputCalled(EOFError):
+    """What input() raises while grading: nobody is there to type an answer."""
+
+    def __init__(self, *args):
+        super().__init__(*(args or ("called input(); remove it (nobody can type answers while grading)",)))
+
+
 @dataclass
 class Outcome:
     """What running a task's exercise produced."""
@@ -49,8 +56,13 @@ def where_in_notebook(tb) -> str:
 
 
 def describe_exception(err: BaseException) -> str:
-    message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    text = f"raised {err.__class__.__name__}" + (f": {message}" if message else "")
+    try:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
+    except Exception:  # noqa: BLE001 - a student's exception class whose str() fails
+        message = ""
+    if isinstance(err, InputCalled):
+        return message + where_in_notebook(err.__traceback__)
+    text = f"raised {type(err).__name__}" + (f": {message}" if message else "")
     if len(text) > 200:
         text = text[:197] + "..."
     return text + where_in_notebook(err.__traceback__)
@@ -66,7 +78,6 @@ def run_exercise(task: Task, lookup: Callable[[str], Any]) -> Outcome:
     try:
         with torch.random.fork_rng(devices=[]):  # a check never changes the caller's random state
             value = task.exercise(**names)
-        return Outcome("ok", value=to_plain(value))
     except NotImplementedError as err:
         return Outcome("not_started", reason=str(err) or "raises NotImplementedError")
     except CheckFailed as err:  # an exercise may reject an output on the spot (e.g. mutated input)
@@ -78,9 +89,22 @@ def run_exercise(task: Task, lookup: Callable[[str], Any]) -> Outcome:
     except SystemExit:
         return Outcome("error", reason="exited the process (sys.exit/exit): remove that call")
     except KeyboardInterrupt:
-        return Outcome("error", reason="raised KeyboardInterrupt")
-    except Exception as err:
+        return Outcome("error", reason="raised KeyboardInterrupt: remove that raise (or the input() it guards)")
+    except BaseException as err:  # noqa: BLE001 - student code may raise anything
+        if "can't allocate memory" in _text(err) or "not enough memory" in _text(err):
+            return Outcome("error", reason="ran out of memory (" + describe_exception(err)[7:80] + ")")
         return Outcome("error", reason=describe_exception(err))
+    try:
+        return Outcome("ok", value=to_plain(value))
+    except BaseException as err:  # noqa: BLE001 - e.g. a tensor that cannot be copied
+        return Outcome("error", reason=f"returned something that cannot be checked ({describe_exception(err)[7:]})")
+
+
+def _text(err: BaseException) -> str:
+    try:
+        return str(err)
+    except Exception:  # noqa: BLE001
+        return ""
 
 
 def judge(task: Task, outcome: Outcome, expected: Any) -> Verdict:
