@@ -1,0 +1,143 @@
+"""Lesson 05: each check rejects plausible wrong answers and accepts other correct ones."""
+
+import pytest
+
+from tests.conftest import verdict_of
+
+FORWARD = ("class BigramLanguageModel(BigramLanguageModel):\n    def forward(self, idx, targets=None):\n"
+           "        logits = self.token_embedding_table(idx)\n        if targets is None:\n            return logits, None\n"
+           "        B, T, V = logits.shape\n{body}")
+GENERATE = ("class BigramLanguageModel(BigramLanguageModel):\n    def generate(self, idx, max_new_tokens, generator=None):\n"
+            "        for _ in range(max_new_tokens):\n            logits, _ = self(idx)\n{body}\n        return idx")
+SAMPLE = "            idx = torch.cat((idx, torch.multinomial({probs}, 1, generator=generator)), dim=1)"
+TRAIN = "def train_step(model, optimizer, x, y):\n{body}"
+ESTIMATE = ("def estimate_loss(model, batch_fns, eval_iters):\n    out = {{}}\n{before}\n"
+            "    for split, fn in batch_fns.items():\n        total = 0.0\n        for _ in range({iters}):\n"
+            "            x, y = fn()\n            total += model(x, y)[1].item()\n        out[split] = {value}\n{after}\n    return out")
+
+
+def indent(code, spaces=8):
+    return "\n".join(" " * spaces + line for line in code.strip("\n").split("\n"))
+
+
+def forward(body):
+    return FORWARD.format(body=indent(body))
+
+
+def generate(probs=None, body=None):
+    return GENERATE.format(body=body if body is not None else SAMPLE.format(probs=probs))
+
+
+def train(body):
+    return TRAIN.format(body=indent(body, 4))
+
+
+def estimate(before="    model.eval()\n    torch.set_grad_enabled(False)", after="    torch.set_grad_enabled(True)\n    model.train()",
+             iters="eval_iters", value="total / eval_iters"):
+    return ESTIMATE.format(before=before, after=after, iters=iters, value=value)
+
+
+WRONG = {
+    "05.forward": [
+        forward("logits = logits.view(B * T, V)\nreturn logits, F.cross_entropy(logits, targets.view(B * T))"),  # flat logits
+        forward("return logits, F.cross_entropy(F.softmax(logits, -1).view(B * T, V), targets.view(B * T))"),  # softmax twice
+        forward("return logits, F.nll_loss(logits.view(B * T, V), targets.view(B * T))"),  # no log-softmax
+        forward("return logits, F.cross_entropy(logits.view(B * T, V), targets.view(B * T)).item()"),  # a float
+        forward("return logits, F.cross_entropy(logits.view(B * T, V), targets.view(B * T), reduction='sum')"),
+        forward("return logits, F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1))"),  # shifted again
+        # no targets: a loss of 0 instead of None
+        "class BigramLanguageModel(BigramLanguageModel):\n    def forward(self, idx, targets=None):\n"
+        "        logits = self.token_embedding_table(idx)\n        if targets is None:\n            return logits, torch.tensor(0.0)\n"
+        "        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
+    ],
+    "05.generate": [
+        generate(probs="F.softmax(logits[:, 0, :], dim=-1)"),  # first time step, not the last
+        generate(body="            idx = torch.cat((idx, logits[:, -1, :].argmax(-1, keepdim=True)), dim=1)"),  # greedy
+        generate(probs="F.softmax(logits[:, -1, :], dim=0)"),  # softmax over the batch
+        generate(probs="F.softmax(logits[:, -1, :], dim=-1)").replace(", generator=generator", ""),  # ignores generator
+        generate(body="            nxt = torch.multinomial(F.softmax(logits[:, -1, :], -1), 1, generator=generator)\n"
+                      "            idx = nxt if idx.shape[1] == 0 else torch.cat((idx[:, 1:], nxt), dim=1)"),  # slides a window
+        generate(probs="F.softmax(logits[:, -1, :], dim=-1)") + "[:, 1:]",  # drops a token
+    ],
+    "05.train_step": [
+        train("_, loss = model(x, y)\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # gradients accumulate
+        train("_, loss = model(x, y)\noptimizer.zero_grad()\noptimizer.step()\nloss.backward()\nreturn loss.item()"),  # step first
+        train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss"),  # a tensor
+        train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\nreturn loss.item()"),  # no step
+        train("_, loss = model(y, x)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # x, y swapped
+    ],
+    "05.estimate_loss": [
+        estimate(before="    torch.set_grad_enabled(False)"),  # dropout still on
+        estimate(before="    model.eval()", after="    model.train()"),  # gradients on
+        estimate(after="    torch.set_grad_enabled(True)"),  # left in eval mode
+        estimate(iters="eval_iters + 1", value="total / (eval_iters + 1)"),  # one batch too many
+        estimate(value="torch.tensor(total / eval_iters)"),  # a tensor, not a float
+        estimate(value="total"),  # a sum, not a mean
+        "def estimate_loss(model, batch_fns, eval_iters):\n    model.eval()\n    out = {}\n"
+        "    with torch.no_grad():\n        for split in ('train', 'val'):\n"
+        "            out[split] = sum(model(*batch_fns[split]())[1].item() for _ in range(eval_iters)) / eval_iters\n"
+        "    model.train()\n    return out",  # only train and val
+    ],
+}
+
+RIGHT = {
+    "05.forward": [
+        forward("return logits, F.cross_entropy(logits.permute(0, 2, 1), targets)"),  # classes in dim 1, no flattening
+        forward("logp = F.log_softmax(logits.reshape(-1, V), dim=-1)\n"
+                "return logits, -logp.gather(1, targets.reshape(-1, 1)).mean()"),
+    ],
+    "05.generate": [
+        generate(probs="torch.softmax(logits[:, -1], dim=1)"),
+        "class BigramLanguageModel(BigramLanguageModel):\n    @torch.no_grad()\n"
+        "    def generate(self, idx, max_new_tokens, generator=None):\n        out = [idx]\n"
+        "        for _ in range(max_new_tokens):\n            logits = self.token_embedding_table(out[-1][:, -1:])\n"
+        "            out.append(torch.multinomial(logits[:, -1].softmax(-1), num_samples=1, generator=generator))\n"
+        "        return torch.cat(out, dim=1)",
+    ],
+    "05.train_step": [
+        train("optimizer.zero_grad()\nlogits, loss = model(x, targets=y)\nloss.backward()\noptimizer.step()\nreturn float(loss.detach())"),
+    ],
+    "05.estimate_loss": [
+        "@torch.inference_mode()\ndef estimate_loss(model, batch_fns, eval_iters):\n    was_training = model.training\n"
+        "    model.eval()\n    out = {name: sum(model(*fn())[1].item() for _ in range(eval_iters)) / eval_iters\n"
+        "           for name, fn in batch_fns.items()}\n    model.train(was_training)\n    return out",
+    ],
+}
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_wrong_answer_fails(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_other_correct_answer_passes(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
+
+
+def test_generate_is_graded_with_the_reference_forward():
+    """A broken forward fails 05.forward only, not 05.generate."""
+    code = forward("return logits * 0, None")
+    assert verdict_of("05.forward", code).status == "failed"
+    assert verdict_of("05.generate", code).status == "passed"
+
+
+def test_untrained_uniform_loss_is_ln_vocab():
+    import math
+
+    import torch
+
+    from autograder.loader import load_lesson
+
+    L = load_lesson("05", source="solutions", deps="solutions")
+    model = L.BigramLanguageModel(65)
+    with torch.no_grad():
+        model.token_embedding_table.weight.zero_()
+    idx = torch.randint(65, (4, 8), generator=torch.Generator().manual_seed(0))
+    _, loss = model(idx, idx)
+    assert math.isclose(loss.item(), math.log(65), rel_tol=1e-6)

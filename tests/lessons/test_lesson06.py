@@ -1,0 +1,99 @@
+"""Lesson 06: each check rejects plausible wrong answers and accepts other correct ones."""
+
+import pytest
+
+from tests.conftest import verdict_of
+
+LOOP = ("def average_past_loop(x):\n    B, T, C = x.shape\n    out = torch.zeros_like(x)\n"
+        "    for b in range(B):\n        for t in range(T):\n            out[b, t] = {expr}\n    return out")
+MATMUL = "def average_past_matmul(x):\n    T = x.shape[1]\n    wei = torch.tril(torch.ones(T, T, dtype=x.dtype))\n    {norm}\n    return {product}"
+SOFTMAX = ("def average_past_softmax(x):\n    T = x.shape[1]\n    scores = torch.zeros(T, T, dtype=x.dtype)\n"
+           "    scores = {fill}\n    return F.softmax(scores, dim={dim}) @ x")
+
+WRONG = {
+    "06.average_loop": [
+        LOOP.format(expr="x[b, :t].mean(dim=0)"),  # excludes position t itself (NaN at t = 0)
+        LOOP.format(expr="x[b, :t + 1].sum(dim=0)"),  # sum, not mean
+        LOOP.format(expr="x[b, t:].mean(dim=0)"),  # averages the future
+        LOOP.format(expr="x[b, :t + 1].mean(dim=0) * 0 + x[b, :t + 1].mean()"),  # mean over channels too
+        "def average_past_loop(x):\n    out = torch.zeros(x.shape)\n    for t in range(x.shape[1]):\n"
+        "        out[:, t] = x[:, :t + 1].mean(dim=1)\n    return out",  # always float32
+    ],
+    "06.average_matmul": [
+        MATMUL.format(norm="wei = wei / wei.sum(dim=0, keepdim=True)", product="wei @ x"),  # column sums
+        MATMUL.format(norm="wei = wei / wei.sum(dim=1)", product="wei @ x"),  # no keepdim: divides columns
+        MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="wei.T @ x"),  # upper triangle
+        MATMUL.format(norm="wei = wei / T", product="wei @ x"),  # divided by T, not by the row count
+        MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="(wei @ x).float()"),  # dtype lost
+    ],
+    "06.causal_mask": [
+        "def causal_mask(T):\n    return torch.tril(torch.ones(T, T))",  # float, not bool
+        "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))",  # upper triangle
+        "def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)",  # no diagonal
+        "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)",  # True = forbidden
+    ],
+    "06.average_softmax": [
+        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf'))", dim=0),  # columns
+        SOFTMAX.format(fill="scores.masked_fill(torch.triu(torch.ones(T, T)) == 0, float('-inf'))", dim=-1),  # future
+        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, 0.0)", dim=-1),  # no -inf
+        SOFTMAX.format(fill="scores.masked_fill(causal_mask(T), float('-inf'))", dim=-1),  # mask inverted (NaN)
+        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, -1e9).float()", dim=-1),
+    ],
+}
+
+RIGHT = {
+    "06.average_loop": [
+        "def average_past_loop(x):\n    out = x.clone()\n    for b in range(x.shape[0]):\n        total = torch.zeros_like(x[b, 0])\n"
+        "        for t in range(x.shape[1]):\n            total = total + x[b, t]\n            out[b, t] = total / (t + 1)\n    return out",
+        "def average_past_loop(x):\n    counts = torch.arange(1, x.shape[1] + 1, dtype=x.dtype).view(1, -1, 1)\n    return x.cumsum(dim=1) / counts",
+    ],
+    "06.average_matmul": [
+        "def average_past_matmul(x):\n    T = x.shape[1]\n    wei = torch.ones(T, T).tril()\n"
+        "    wei = wei / torch.arange(1, T + 1).unsqueeze(1)\n    return torch.matmul(wei.to(x), x)",
+    ],
+    "06.causal_mask": [
+        "def causal_mask(T):\n    i = torch.arange(T)\n    return i[:, None] >= i[None, :]",
+        "def causal_mask(T):\n    return ~torch.ones(T, T, dtype=torch.bool).triu(1)",
+    ],
+    "06.average_softmax": [
+        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf'))", dim=1),
+        "def average_past_softmax(x):\n    T = x.shape[1]\n    future = torch.triu(torch.full((T, T), float('-inf'), dtype=x.dtype), 1)\n"
+        "    return torch.softmax(torch.ones(T, T, dtype=x.dtype) + future, -1) @ x",  # constant scores: same weights
+    ],
+}
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_wrong_answer_fails(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_other_correct_answer_passes(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
+
+
+def test_softmax_check_does_not_blame_a_wrong_causal_mask():
+    """average_past_softmax is graded with a correct causal_mask, whatever the student's is."""
+    code = ("def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))\n"
+            + SOFTMAX.format(fill="scores.masked_fill(~causal_mask(T), float('-inf'))", dim=-1))
+    assert verdict_of("06.average_softmax", code).status == "passed"
+    assert verdict_of("06.causal_mask", code).status == "failed"
+
+
+def test_the_three_averages_agree():
+    import torch
+
+    from autograder.loader import load_lesson
+
+    L = load_lesson("06", source="solutions", deps="solutions")
+    x = torch.randn(3, 9, 5, generator=torch.Generator().manual_seed(0))
+    loop = L.average_past_loop(x)
+    torch.testing.assert_close(L.average_past_matmul(x), loop)
+    torch.testing.assert_close(L.average_past_softmax(x), loop)
+    torch.testing.assert_close(loop[:, 3], x[:, :4].mean(dim=1))
