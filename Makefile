@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel test grade fixtures release lock clean
+.PHONY: help setup data kernel test grade fixtures release lock clean collect autograde feedback export
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,36 @@ fixtures: ## regenerate the reference fixtures from solutions/
 
 release: ## regenerate lessons/ from solutions/ with nbgrader (FORCE=1 to overwrite edited lessons)
 	$(PY) -m autograder.release $(lesson_arg) $(if $(FORCE),--force)
+
+collect: ## instructors: copy submissions into .nbgrader/submitted (FROM=folder or .zip; LESSON=NN for zip_collect)
+	$(PY) -m autograder.instructor collect "$(FROM)" $(lesson_arg)
+
+autograde: ## instructors: nbgrader autograde every collected lesson (LESSON=NN, STUDENT=id, FORCE=1), then the report
+	$(PY) -m autograder.instructor autograde $(lesson_arg) $(if $(STUDENT),--student $(STUDENT)) $(if $(FORCE),--force)
+
+feedback: ## instructors: nbgrader generate_feedback (LESSON=NN), checked for hidden test text
+	$(PY) -m autograder.instructor feedback $(lesson_arg)
+
+export: ## instructors: .nbgrader/grades.csv, Gradescope results.json per student, report.txt
+	$(PY) -m autograder.instructor export
+
+# --- capstone: train your GPT (capstone/; presets in capstone/presets.py) ---
+# PRESET=name OUT=dir FRESH=1 DEVICE=cpu|cuda|mps TOKENIZER=char|gpt2 NPROC=N (torchrun) ARGS="--lr 3e-3 ..."
+.PHONY: train sample bench
+capstone_source = $(if $(filter-out file default undefined,$(origin SOURCE)),--source "$(SOURCE)")
+train_args = --source "$(SOURCE)" $(if $(PRESET),--preset $(PRESET)) $(if $(OUT),--out "$(OUT)") \
+	$(if $(FRESH),--fresh) $(if $(DEVICE),--device $(DEVICE)) $(if $(TOKENIZER),--tokenizer $(TOKENIZER)) $(ARGS)
+
+train: ## train the GPT your lessons define on Tiny Shakespeare (PRESET=, SOURCE=solutions, TOKENIZER=gpt2, NPROC=N)
+	$(if $(NPROC),$(VENV)/bin/torchrun --standalone --nproc_per_node=$(NPROC) -m,$(PY) -m) capstone.train $(train_args)
+
+sample: ## generate text from the latest checkpoint (OUT=, PROMPT=, TOKENS=, TEMPERATURE=, TOP_K=)
+	$(PY) -m capstone.sample $(capstone_source) $(if $(OUT),--out "$(OUT)") $(if $(PROMPT),--prompt "$(PROMPT)") \
+		$(if $(TOKENS),--tokens $(TOKENS)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
+		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(DEVICE),--device $(DEVICE)) $(ARGS)
+
+bench: ## time-to-quality: the reference vs the nanoGPT-README baseline (minutes; CEILING=1 adds the 15-min run)
+	$(PY) -m capstone.bench $(if $(CEILING),--ceiling) $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)
 
 lock: ## re-pin requirements.lock after changing pyproject.toml
 	$(PY) -m pip freeze --exclude-editable | sed -E 's/^torch==([^+]*)\+.*/torch==\1/' > requirements.lock.new

@@ -1,20 +1,30 @@
 """nbgrader configuration for this course (read by every `nbgrader ...` run from the repo root).
 
 The course layout maps onto nbgrader's folders: solutions/ is nbgrader's "source" (instructor
-notebooks with solution markers), lessons/ its "release" (what students get).
+notebooks with solution markers), lessons/ its "release" (what students get). Everything nbgrader
+writes while grading a class lives under .nbgrader/ (git-ignored): the gradebook, submitted/,
+autograded/, feedback/, downloaded/ (zip_collect), and the exports of `make export`.
+The plug-ins named here are in autograder/nbgrader_ext.py; the instructor's make targets
+(collect, autograde, feedback, export) are thin wrappers in autograder/instructor.py.
 """
 
-from nbgrader.preprocessors import (CheckCellMetadata, ClearHiddenTests, ClearMarkScheme, ClearOutput,
-                                    ComputeChecksums, IncludeHeaderFooter, InstantiateTests, LockCells,
-                                    SaveCells)
+from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
+                                    ClearOutput, ComputeChecksums, DeduplicateIds, Execute, GetGrades,
+                                    IgnorePattern, IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells,
+                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
-from autograder.nbgrader_ext import TaskStubs
+from autograder.nbgrader_ext import (FlagEditedCells, GradeChecks, HideHiddenTests, LessonFileCollector,
+                                     SkipDemoCells, TaskStubs)
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
 
 c.CourseDirectory.course_id = "gpt-from-scratch"
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "lessons"
+c.CourseDirectory.submitted_directory = ".nbgrader/submitted"
+c.CourseDirectory.autograded_directory = ".nbgrader/autograded"
+c.CourseDirectory.feedback_directory = ".nbgrader/feedback"
 c.CourseDirectory.db_url = "sqlite:///.nbgrader/gradebook.db"  # a real SQLite file, git-ignored
 
 # Released stubs name their task and carry a hint (see autograder/nbgrader_ext.py).
@@ -24,5 +34,26 @@ c.GenerateAssignment.preprocessors = [
     ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
 ]
 
-# A check cell that runs longer than this fails instead of stalling a whole class's autograde.
+# Autograde: nbgrader's own steps, plus: note edited locked cells before OverwriteCells restores
+# them; run only set-up, solution and check cells in the kernel; score check cells with the
+# course's grader (same verdicts as `make grade`, each task sandboxed with its own time limit).
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, FlagEditedCells, OverwriteCells, CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [
+    SkipDemoCells, Execute, GradeChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+]
+
+# A cell that runs longer than this is interrupted instead of stalling a whole class's autograde
+# (each check has its own, shorter limit: Task.timeout, 10 s by default).
 c.Execute.timeout = 60
+
+# Feedback never shows hidden tests (nbgrader restores them for autograde; see nbgrader #917, #1363).
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+
+# zip_collect: an archive of files named <student>_<NN_slug>.ipynb, e.g. alice_01_chars.ipynb.
+c.ZipCollectApp.downloaded_directory = ".nbgrader/downloaded"
+c.ZipCollectApp.collector_plugin = LessonFileCollector
+c.ZipCollectApp.strict = True  # skip files of other lessons when one archive holds several
+c.FileNameCollectorPlugin.named_regexp = r"(?:.*/)?(?P<student_id>[^/]+?)_(?P<file_id>\d\d_[^/]+\.ipynb)$"
