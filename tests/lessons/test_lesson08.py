@@ -1,0 +1,80 @@
+"""Lesson 08: each check rejects plausible wrong answers and accepts other correct ones."""
+
+import pytest
+
+from tests.conftest import verdict_of
+
+LN = "class LayerNorm(LayerNorm):\n    def forward(self, x):\n"
+MLP_ = "class MLP(MLP):\n    def forward(self, x):\n"
+BLOCK = "class Block(Block):\n    def forward(self, x):\n"
+
+WRONG = {
+    "08.layernorm": [
+        LN + "        m = x.mean(-1, keepdim=True)\n        v = x.var(-1, keepdim=True)\n"  # unbiased variance
+             "        y = (x - m) / torch.sqrt(v + self.eps) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias",
+        LN + "        m = x.mean(-1, keepdim=True)\n        s = x.std(-1, keepdim=True, unbiased=False)\n"  # eps outside sqrt
+             "        y = (x - m) / (s + self.eps) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias",
+        LN + "        m = x.mean(-1, keepdim=True)\n        v = x.var(-1, keepdim=True, unbiased=False)\n"  # wrong eps
+             "        y = (x - m) / torch.sqrt(v + 1e-8) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias",
+        LN + "        m = x.mean(0, keepdim=True)\n        v = x.var(0, keepdim=True, unbiased=False)\n"  # wrong dim
+             "        y = (x - m) / torch.sqrt(v + self.eps) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias",
+        LN + "        m = x.mean(-1, keepdim=True)\n        v = x.var(-1, keepdim=True, unbiased=False)\n"  # no scale/shift
+             "        return (x - m) / torch.sqrt(v + self.eps)",
+        LN + "        m = x.mean(-1, keepdim=True)\n        v = x.var(-1, keepdim=True, unbiased=False)\n"  # bias ignored
+             "        return (x - m) / torch.sqrt(v + self.eps) * self.weight",
+        LN + "        x -= x.mean(-1, keepdim=True)\n"  # changes the caller's tensor in place
+             "        y = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias",
+    ],
+    "08.mlp": [
+        MLP_ + "        return self.dropout(self.c_proj(torch.relu(self.c_fc(x))))",  # ReLU
+        MLP_ + "        return self.dropout(self.c_proj(self.c_fc(x)))",  # no non-linearity
+        MLP_ + "        return self.c_proj(self.gelu(self.c_fc(x)))",  # no dropout
+        MLP_ + "        return self.c_proj(self.dropout(self.gelu(self.c_fc(x))))",  # dropout in the wrong place
+        MLP_ + "        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate='tanh')))",  # tanh GELU
+    ],
+    "08.block": [
+        BLOCK + "        x = self.ln_1(x + self.attn(x))\n        return self.ln_2(x + self.mlp(x))",  # post-norm
+        BLOCK + "        x = self.attn(self.ln_1(x))\n        return self.mlp(self.ln_2(x))",  # no residual
+        BLOCK + "        x = x + self.attn(self.ln_1(x))\n        return self.mlp(self.ln_2(x))",  # one residual
+        BLOCK + "        x = self.ln_1(x)\n        x = x + self.attn(x)\n"  # residual carries the normed x
+                "        x = self.ln_2(x)\n        return x + self.mlp(x)",
+        BLOCK + "        x = x + self.mlp(self.ln_2(x))\n        return x + self.attn(self.ln_1(x))",  # mlp first
+        BLOCK + "        x = x + self.attn(self.ln_1(x))\n        return x + self.mlp(self.ln_1(x))",  # ln_1 twice
+        BLOCK + "        return x + self.attn(self.ln_1(x)) + self.mlp(self.ln_2(x))",  # parallel, not sequential
+    ],
+}
+
+RIGHT = {
+    "08.layernorm": [
+        LN + "        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)",
+        LN + "        v, m = torch.var_mean(x, dim=-1, keepdim=True, correction=0)\n"
+             "        y = (x - m) * torch.rsqrt(v + self.eps) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias",
+    ],
+    "08.mlp": [
+        MLP_ + "        return F.dropout(self.c_proj(F.gelu(self.c_fc(x))), self.dropout.p, self.training)",
+    ],
+    "08.block": [
+        BLOCK + "        h = self.ln_1(x)\n        x = self.attn(h) + x\n        h = self.ln_2(x)\n        return x + self.mlp(h)",
+    ],
+}
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_wrong_answer_fails(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_other_correct_answer_passes(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"

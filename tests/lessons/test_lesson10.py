@@ -1,0 +1,155 @@
+"""Lesson 10: each check rejects plausible wrong answers and accepts other correct ones."""
+
+import pytest
+
+from tests.conftest import verdict_of
+
+LR = "def lr_at(step, max_lr, min_lr, warmup_steps, max_steps):\n"
+COSINE = ("    ratio = (step - warmup_steps) / (max_steps - warmup_steps)\n"
+          "    return min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * (max_lr - min_lr)\n")
+OPT = "def configure_optimizer(model, lr, weight_decay, betas):\n"
+STEP = "def train_step(model, optimizer, x, y, grad_clip):\n"
+SAVE = "def save_checkpoint(path, model, optimizer, step, config, **extra):\n"
+LOAD = "def load_checkpoint(path, model, optimizer=None):\n"
+
+WRONG = {
+    "10.lr_at": [
+        LR + "    if step < warmup_steps:\n        return max_lr * (step + 1) / warmup_steps\n"  # warmup off by one
+             "    if step > max_steps:\n        return min_lr\n" + COSINE,
+        LR + "    if step <= warmup_steps and warmup_steps:\n        return max_lr * step / (warmup_steps + 1)\n"
+             "    if step > max_steps:\n        return min_lr\n" + COSINE,  # never reaches max_lr
+        LR + "    if step < warmup_steps:\n        return max_lr * step / warmup_steps\n"  # cosine continues past max_steps
+             + COSINE,
+        LR + "    if step < warmup_steps:\n        return max_lr * step / warmup_steps\n"  # decays to 0, not min_lr
+             "    if step > max_steps:\n        return min_lr\n"
+             "    ratio = (step - warmup_steps) / (max_steps - warmup_steps)\n"
+             "    return 0.5 * (1 + math.cos(math.pi * ratio)) * max_lr\n",
+        LR + "    if step < warmup_steps:\n        return max_lr * step / warmup_steps\n"  # min_lr + coeff * max_lr
+             "    if step > max_steps:\n        return min_lr\n"
+             "    ratio = (step - warmup_steps) / (max_steps - warmup_steps)\n"
+             "    return min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * max_lr\n",
+        LR + "    if step < warmup_steps:\n        return max_lr * step / warmup_steps\n"  # ratio ignores warmup
+             "    if step > max_steps:\n        return min_lr\n"
+             "    ratio = step / max_steps\n"
+             "    return min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * (max_lr - min_lr)\n",
+        LR + "    if step < warmup_steps:\n        return max_lr * step / warmup_steps\n"  # linear decay
+             "    if step > max_steps:\n        return min_lr\n"
+             "    ratio = (step - warmup_steps) / (max_steps - warmup_steps)\n"
+             "    return max_lr - ratio * (max_lr - min_lr)\n",
+    ],
+    "10.configure_optimizer": [
+        OPT + "    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)",
+        OPT + "    ps = list(model.parameters())\n"  # decay on biases and LayerNorm too (dim >= 1)
+              "    return torch.optim.AdamW([{'params': [p for p in ps if p.dim() >= 1], 'weight_decay': weight_decay},\n"
+              "                              {'params': [p for p in ps if p.dim() < 1], 'weight_decay': 0.0}], lr=lr, betas=betas)",
+        OPT + "    ps = list(model.parameters())\n"  # plain Adam: L2 penalty, not decoupled decay
+              "    return torch.optim.Adam([{'params': [p for p in ps if p.dim() >= 2], 'weight_decay': weight_decay},\n"
+              "                             {'params': [p for p in ps if p.dim() < 2], 'weight_decay': 0.0}], lr=lr, betas=betas)",
+        OPT + "    ps = list(model.parameters())\n"  # groups swapped
+              "    return torch.optim.AdamW([{'params': [p for p in ps if p.dim() < 2], 'weight_decay': weight_decay},\n"
+              "                              {'params': [p for p in ps if p.dim() >= 2], 'weight_decay': 0.0}], lr=lr, betas=betas)",
+        OPT + "    ps = list(model.parameters())\n"  # betas ignored
+              "    return torch.optim.AdamW([{'params': [p for p in ps if p.dim() >= 2], 'weight_decay': weight_decay},\n"
+              "                              {'params': [p for p in ps if p.dim() < 2], 'weight_decay': 0.0}], lr=lr)",
+        OPT + "    sd = model.state_dict(keep_vars=True)\n"  # the tied weight listed twice (by state_dict names)
+              "    return torch.optim.AdamW([{'params': [p for p in sd.values() if p.dim() >= 2], 'weight_decay': weight_decay},\n"
+              "                              {'params': [p for p in sd.values() if p.dim() < 2], 'weight_decay': 0.0}], lr=lr, betas=betas)",
+    ],
+    "10.train_step": [
+        STEP + "    _, loss = model(x, y)\n    loss.backward()\n"  # no zero_grad
+               "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+               "    optimizer.step()\n    return loss.item()",
+        STEP + "    optimizer.zero_grad()\n    _, loss = model(x, y)\n    loss.backward()\n"  # clipping after step
+               "    optimizer.step()\n"
+               "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+               "    return loss.item()",
+        STEP + "    optimizer.zero_grad()\n    _, loss = model(x, y)\n    loss.backward()\n"  # no clipping
+               "    optimizer.step()\n    return loss.item()",
+        STEP + "    optimizer.zero_grad()\n    _, loss = model(x, y)\n    loss.backward()\n"  # clip each tensor on its own
+               "    if grad_clip:\n        for p in model.parameters():\n"
+               "            torch.nn.utils.clip_grad_norm_([p], grad_clip)\n"
+               "    optimizer.step()\n    return loss.item()",
+        STEP + "    optimizer.zero_grad()\n    _, loss = model(x, y)\n    loss.backward()\n"  # clip by value
+               "    if grad_clip:\n        torch.nn.utils.clip_grad_value_(model.parameters(), grad_clip)\n"
+               "    optimizer.step()\n    return loss.item()",
+        STEP + "    _, loss = model(x, y)\n    loss.backward()\n"  # zero_grad between backward and step
+               "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+               "    optimizer.zero_grad()\n    optimizer.step()\n    return loss.item()",
+        STEP + "    optimizer.zero_grad()\n    _, loss = model(x, y)\n    loss.backward()\n"  # returns the tensor
+               "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+               "    optimizer.step()\n    return loss",
+        STEP + "    optimizer.zero_grad()\n    _, loss = model(x, y)\n    loss.backward()\n"  # loss after the step
+               "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
+               "    optimizer.step()\n    return model(x, y)[1].item()",
+    ],
+    "10.save_checkpoint": [
+        SAVE + "    torch.save({'model': model.state_dict(), 'step': step, 'config': dataclasses.asdict(config), **extra}, path)",
+        SAVE + "    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'step': step,\n"  # object
+               "                'config': config, **extra}, path)",
+        SAVE + "    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'step': step,\n"
+               "                'config': dataclasses.asdict(config), 'extra': extra}, path)",  # extras nested
+        SAVE + "    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(),\n"  # step forgotten
+               "                'config': dataclasses.asdict(config), **extra}, path)",
+        SAVE + "    torch.save({'model': dict(model.named_parameters()), 'optimizer': optimizer.state_dict(), 'step': step,\n"
+               "                'config': dataclasses.asdict(config), **extra}, path)",  # Parameters, not the state dict
+    ],
+    "10.load_checkpoint": [
+        LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck['model'])\n"  # optimizer ignored
+               "    return {k: v for k, v in ck.items() if k not in ('model', 'optimizer')}",
+        LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck['model'])\n"  # crashes on None
+               "    optimizer.load_state_dict(ck['optimizer'])\n"
+               "    return {k: v for k, v in ck.items() if k not in ('model', 'optimizer')}",
+        LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck['model'])\n"  # returns everything
+               "    if optimizer is not None:\n        optimizer.load_state_dict(ck['optimizer'])\n    return ck",
+        LOAD + "    ck = torch.load(path, weights_only=True)\n"  # model not restored
+               "    if optimizer is not None:\n        optimizer.load_state_dict(ck['optimizer'])\n"
+               "    return {k: v for k, v in ck.items() if k not in ('model', 'optimizer')}",
+    ],
+}
+
+RIGHT = {
+    "10.lr_at": [
+        LR + "    if step >= max_steps:\n        return float(min_lr)\n"
+             "    if warmup_steps and step <= warmup_steps:\n        return max_lr * step / warmup_steps\n"
+             "    progress = (step - warmup_steps) / (max_steps - warmup_steps)\n"
+             "    return min_lr + (max_lr - min_lr) * (math.cos(math.pi * progress) + 1) / 2\n",
+    ],
+    "10.configure_optimizer": [
+        OPT + "    decay, other = [], []\n"
+              "    for name, p in model.named_parameters():\n"
+              "        (decay if p.ndim >= 2 else other).append(p)\n"
+              "    return torch.optim.AdamW([{'params': other, 'weight_decay': 0.0},\n"
+              "                              {'params': decay, 'weight_decay': weight_decay}], lr=lr, betas=betas)",
+    ],
+    "10.train_step": [
+        STEP + "    logits, loss = model(x, y)\n    loss.backward()\n"  # zero_grad at the end
+               "    if grad_clip is not None and grad_clip > 0:\n"
+               "        nn.utils.clip_grad_norm_(list(model.parameters()), max_norm=grad_clip)\n"
+               "    optimizer.step()\n    optimizer.zero_grad(set_to_none=False)\n    return float(loss)",
+    ],
+    "10.save_checkpoint": [
+        SAVE + "    ck = dict(extra)\n    ck.update(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,\n"
+               "              config=dict(vars(config)))\n"
+               "    with open(path, 'wb') as f:\n        torch.save(ck, f)",
+    ],
+    "10.load_checkpoint": [
+        LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck.pop('model'))\n"
+               "    opt_state = ck.pop('optimizer')\n"
+               "    if optimizer:\n        optimizer.load_state_dict(opt_state)\n    return ck",
+    ],
+}
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_wrong_answer_fails(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
+                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
+def test_other_correct_answer_passes(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
