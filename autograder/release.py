@@ -48,8 +48,8 @@ def edited_files(folder: Path, repo: Path = REPO_ROOT) -> list[Path]:
     return edited
 
 
-def generate(assignment: str, out_dir: Path, db_dir: Path) -> Path:
-    """Run nbgrader generate_assignment for one lesson into out_dir/<assignment>."""
+def generate(assignment: str, out_dir: Path, db_dir: Path) -> None:
+    """Run nbgrader generate_assignment into out_dir/<assignment> ("*" releases every lesson in one run)."""
     command = [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
                f"--CourseDirectory.release_directory={out_dir}",
                f"--CourseDirectory.db_url=sqlite:///{db_dir / 'gradebook.db'}",
@@ -59,7 +59,6 @@ def generate(assignment: str, out_dir: Path, db_dir: Path) -> Path:
     result = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n{result.stdout}{result.stderr}")
-    return out_dir / assignment
 
 
 def leaks(folder: Path) -> list[str]:
@@ -99,9 +98,12 @@ def release(lessons: list[str] | None = None, force: bool = False, out: Path | N
         # The real release records its cells in the course gradebook (autograde needs them there).
         db_dir = root / ".nbgrader" if out is None else Path(tmp)
         db_dir.mkdir(exist_ok=True)
+        # One nbgrader run for the whole course is much faster than one per lesson.
+        for assignment in ["*"] if chosen == sorted(sources) else [sources[x].name for x in chosen]:
+            generate(assignment, staging, db_dir)
         for lid in chosen:
             name = sources[lid].name
-            fresh = generate(name, staging, db_dir)
+            fresh = staging / name
             problems = leaks(fresh)
             if problems:
                 raise ReleaseError("the release would leak solution text:\n  " + "\n  ".join(problems))
