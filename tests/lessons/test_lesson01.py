@@ -1,9 +1,5 @@
 """Lesson 01: each check rejects plausible wrong answers and accepts other correct ones."""
 
-import pytest
-
-from tests.conftest import verdict_of
-
 WRONG = {
     "01.vocab": [
         "def build_vocab(text):\n    return list(set(text))",  # unsorted
@@ -31,18 +27,3 @@ RIGHT = {
     "01.encode": ["def encode(text, stoi):\n    return list(map(stoi.get, text))"],
     "01.decode": ["def decode(ids, itos):\n    s = ''\n    for i in ids:\n        s += itos[i]\n    return s"],
 }
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_wrong_answer_fails(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
-    assert verdict.reason
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_other_correct_answer_passes(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"

@@ -1,6 +1,5 @@
 """Lesson 06: each check rejects plausible wrong answers and accepts other correct ones."""
 
-import pytest
 
 from tests.conftest import verdict_of
 
@@ -61,21 +60,6 @@ RIGHT = {
         "    return torch.softmax(torch.ones(T, T, dtype=x.dtype) + future, -1) @ x",  # constant scores: same weights
     ],
 }
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_wrong_answer_fails(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
-    assert verdict.reason
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_other_correct_answer_passes(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
 
 
 def test_softmax_check_does_not_blame_a_wrong_causal_mask():

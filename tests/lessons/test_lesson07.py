@@ -3,7 +3,6 @@
 import pytest
 import torch
 
-from tests.conftest import verdict_of
 
 # Method variants subclass the reference class: the check looks the class up by name.
 HEAD = "class Head(Head):\n    def forward(self, x):\n        B, T, C = x.shape\n        k, q, v = self.key(x), self.query(x), self.value(x)\n{body}"
@@ -154,21 +153,6 @@ RIGHT = {
                       "        return self.resid_dropout(self.c_proj(y))"),
     ],
 }
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_wrong_answer_fails(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
-    assert verdict.reason
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_other_correct_answer_passes(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
 
 
 @pytest.fixture(scope="module")

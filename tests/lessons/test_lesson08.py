@@ -1,9 +1,5 @@
 """Lesson 08: each check rejects plausible wrong answers and accepts other correct ones."""
 
-import pytest
-
-from tests.conftest import verdict_of
-
 LN = "class LayerNorm(LayerNorm):\n    def forward(self, x):\n"
 MLP_ = "class MLP(MLP):\n    def forward(self, x):\n"
 BLOCK = "class Block(Block):\n    def forward(self, x):\n"
@@ -63,18 +59,3 @@ RIGHT = {
         BLOCK + "        h = self.ln_1(x)\n        x = self.attn(h) + x\n        h = self.ln_2(x)\n        return x + self.mlp(h)",
     ],
 }
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_wrong_answer_fails(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
-    assert verdict.reason
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_other_correct_answer_passes(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"

@@ -1,10 +1,5 @@
 """Lesson 09: each check rejects plausible wrong answers and accepts other correct ones."""
 
-import pytest
-
-from tests.conftest import verdict_of
-
-
 def method(name, signature, body):
     """Source that replaces one method of GPT with `body` (indented 8 spaces by the caller)."""
     return f"class GPT(GPT):\n    def {name}({signature}):\n{body}"
@@ -238,18 +233,3 @@ RIGHT = {
                "        return n"),
     ],
 }
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_wrong_answer_fails(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
-    assert verdict.reason
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_other_correct_answer_passes(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"

@@ -1,9 +1,5 @@
 """Lesson 10: each check rejects plausible wrong answers and accepts other correct ones."""
 
-import pytest
-
-from tests.conftest import verdict_of
-
 LR = "def lr_at(step, max_lr, min_lr, warmup_steps, max_steps):\n"
 COSINE = ("    ratio = (step - warmup_steps) / (max_steps - warmup_steps)\n"
           "    return min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * (max_lr - min_lr)\n")
@@ -138,18 +134,3 @@ RIGHT = {
                "    if optimizer:\n        optimizer.load_state_dict(opt_state)\n    return ck",
     ],
 }
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in WRONG.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_wrong_answer_fails(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
-    assert verdict.reason
-
-
-@pytest.mark.parametrize("task_id,code", [(t, c) for t, codes in RIGHT.items() for c in codes],
-                         ids=lambda x: x if isinstance(x, str) and x[:2].isdigit() else None)
-def test_other_correct_answer_passes(task_id, code):
-    verdict = verdict_of(task_id, code)
-    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"

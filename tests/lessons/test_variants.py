@@ -1,0 +1,57 @@
+"""Every check is itself tested: the wrong answers in test_lessonNN.py (WRONG) must fail, the other
+correct implementations (RIGHT) must pass, and no task goes without a wrong answer.
+
+Run one task's variants with `pytest -k 01.encode`.
+"""
+
+import importlib
+import pkgutil
+
+import pytest
+
+import tests.lessons
+from autograder.tasks import all_tasks
+from tests.conftest import verdict_of
+
+
+def collected(name: str) -> dict[str, list[str]]:
+    """{task id: [code, ...]} gathered from the module-level dict `name` of every lesson test module."""
+    found = {}
+    for info in sorted(pkgutil.iter_modules(tests.lessons.__path__), key=lambda m: m.name):
+        if info.name.startswith("test_lesson"):
+            module = importlib.import_module(f"tests.lessons.{info.name}")
+            for task_id, codes in getattr(module, name, {}).items():
+                found.setdefault(task_id, []).extend(codes)
+    return found
+
+
+def cases(name: str):
+    return [pytest.param(task_id, code, id=f"{task_id}-{i}")
+            for task_id, codes in collected(name).items() for i, code in enumerate(codes)]
+
+
+@pytest.mark.parametrize("task_id,code", cases("WRONG"))
+def test_wrong_answer_fails(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("task_id,code", cases("RIGHT"))
+def test_other_correct_answer_passes(task_id, code):
+    verdict = verdict_of(task_id, code)
+    assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
+
+
+def test_every_task_has_a_wrong_answer_that_must_fail():
+    wrong = collected("WRONG")
+    untested = [t.id for t in all_tasks() if not wrong.get(t.id)]
+    assert not untested, f"tasks with no wrong-answer test: {untested}"
+
+
+def test_task_ids_are_well_formed_and_have_hints():
+    for task in all_tasks():
+        lesson, _, name = task.id.partition(".")
+        assert len(lesson) == 2 and lesson.isdigit() and name, task.id
+        assert task.hint and "\n" not in task.hint, task.id
+        assert task.points > 0, task.id
