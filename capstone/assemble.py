@@ -1,0 +1,201 @@
+"""Assemble the GPT from the lesson notebooks: your functions, loaded with autograder.load_lesson.
+
+    course = load_course("lessons")        # or "solutions" (the reference), or a folder of lessons
+    course.GPT, course.get_batch, course.train_step, ...
+
+Before training from your own notebooks, `require_passing` grades the lessons the capstone needs
+(and the lessons those load) and refuses, naming each task that does not pass yet.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+from autograder.loader import LessonLoadError, definition_cells, load_lesson, read_notebook
+from autograder.paths import REPO_ROOT, LessonNotFound, lesson_notebook, read_tinyshakespeare
+
+# lesson -> the names the capstone takes from it (API.md)
+USES = {
+    "01": ["build_vocab", "make_tables", "encode", "decode"],
+    "03": ["train_val_split", "get_batch"],
+    "05": ["estimate_loss"],
+    "09": ["GPTConfig", "GPT"],
+    "10": ["lr_at", "configure_optimizer", "train_step", "save_checkpoint", "load_checkpoint"],
+}
+# grading takes a while, so its verdicts are kept until a notebook, check or fixture changes
+GRADE_CACHE = Path(os.environ.get("CAPSTONE_GRADE_CACHE", REPO_ROOT / "runs" / ".grade-cache.json"))
+
+
+class NotReady(SystemExit):
+    """The lessons cannot train a GPT yet; the message says which tasks to fix."""
+
+
+def load_course(source: str = "lessons") -> SimpleNamespace:
+    """The capstone's building blocks, each taken from its lesson in `source`."""
+    names = {}
+    for lesson, wanted in USES.items():
+        try:
+            module = load_lesson(lesson, source=source)
+        except (LessonLoadError, LessonNotFound) as err:
+            raise NotReady(f"cannot load lesson {lesson} from {source}: {err}") from None
+        for name in wanted:
+            if not hasattr(module, name):
+                raise NotReady(f"lesson {lesson} in {source} defines no {name!r} (was its cell renamed?)")
+            names[name] = getattr(module, name)
+    return SimpleNamespace(**names)
+
+
+# --- which lessons must pass -------------------------------------------------------------------
+
+_LOAD_CALL = re.compile(r"load_lesson\(\s*['\"]?(\d+)")
+
+
+def needed_lessons(source: str = "lessons") -> list[str]:
+    """The lessons in USES plus every lesson they load (their set-up cells' load_lesson calls)."""
+    todo, seen = list(USES), set()
+    while todo:
+        lesson = todo.pop()
+        if lesson in seen:
+            continue
+        seen.add(lesson)
+        try:
+            nb = read_notebook(lesson_notebook(lesson, source))
+        except (LessonLoadError, LessonNotFound):
+            continue  # grading reports the missing or broken notebook
+        for _, text in definition_cells(nb):
+            todo += [f"{int(n):02d}" for n in _LOAD_CALL.findall(text)]
+    return sorted(seen)
+
+
+def _fingerprint(source: str, lessons: list[str]) -> str:
+    """Changes whenever a graded notebook, a check or a fixture changes: then we grade again."""
+    digest = hashlib.sha256(str(Path(str(source)).resolve() if source not in ("lessons", "solutions")
+                                else source).encode())
+    for lesson in lessons:
+        files = [REPO_ROOT / "autograder" / "checks" / f"lesson{lesson}.py",
+                 REPO_ROOT / "autograder" / "fixtures" / f"lesson{lesson}.pt"]
+        try:
+            files.append(lesson_notebook(lesson, source))
+        except LessonNotFound:
+            pass
+        for path in files:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes() if path.exists() else b"missing")
+    return digest.hexdigest()
+
+
+@dataclass
+class Failing:
+    task: str
+    status: str
+    reason: str
+
+
+def failing_tasks(source: str, lessons: list[str], grade: Callable | None = None) -> list[Failing]:
+    """Tasks of `lessons` that do not pass in `source`; remembered until a notebook changes."""
+    key = _fingerprint(source, lessons)
+    cache = {}
+    if GRADE_CACHE.exists():
+        try:
+            cache = json.loads(GRADE_CACHE.read_text())
+        except ValueError:
+            cache = {}
+    if key in cache:
+        return [Failing(**f) for f in cache[key]]
+    if grade is None:
+        from autograder.grade import grade
+    failing, present = [], []
+    for lesson in lessons:
+        try:
+            lesson_notebook(lesson, source)
+            present.append(lesson)
+        except LessonNotFound as err:
+            failing.append(Failing(f"{lesson}.*", "missing", str(err)))
+    verdicts = grade(str(source), lessons=present) if present else []
+    for lesson in present:
+        mine = [v for v in verdicts if v.task.startswith(lesson + ".")]
+        if not mine:
+            failing.append(Failing(f"{lesson}.*", "missing", "the course has no graded tasks for it yet"))
+        elif all(v.status == "not started" for v in mine):  # one line for a lesson not begun
+            failing.append(Failing(f"{lesson}.*", "not started", f"all {len(mine)} tasks"))
+        else:
+            failing += [Failing(v.task, v.status, v.reason) for v in mine if v.status != "passed"]
+    GRADE_CACHE.parent.mkdir(parents=True, exist_ok=True)
+    GRADE_CACHE.write_text(json.dumps({key: [f.__dict__ for f in failing]}, indent=1))
+    return failing
+
+
+def require_passing(source: str) -> None:
+    """Raise NotReady naming every failing task of the lessons training needs."""
+    lessons = needed_lessons(source)
+    print(f"checking lessons {', '.join(lessons)} in {source} (make grade; cached until a notebook changes)...",
+          flush=True)
+    failing = failing_tasks(source, lessons)
+    if not failing:
+        return
+    width = max(len(f.task) for f in failing)
+    lines = [f"  {f.task.ljust(width)}  {f.status}" + (f": {f.reason}" if f.reason and f.status != "not started"
+                                                        or f.task.endswith("*") else "")
+             for f in failing]
+    raise NotReady(
+        f"make train needs lessons {', '.join(lessons)} to pass; these tasks do not pass yet:\n"
+        + "\n".join(lines)
+        + "\nFix them (`make grade LESSON=NN` shows why), or train the reference: make train SOURCE=solutions")
+
+
+# --- tokenizers -----------------------------------------------------------------------------------
+
+@dataclass
+class Tokenizer:
+    kind: str  # "char" or "gpt2"
+    vocab_size: int
+    encode: Callable[[str], list[int]]
+    decode: Callable[[list[int]], str]
+    identity: dict  # saved in checkpoints: a different vocabulary must never load silently
+
+
+def char_tokenizer(course, text: str) -> Tokenizer:
+    """Lesson 01: one token per distinct character of the training text."""
+    chars = course.build_vocab(text)
+    stoi, itos = course.make_tables(chars)
+    return Tokenizer("char", len(chars), lambda s: course.encode(s, stoi), lambda ids: course.decode(ids, itos),
+                     {"kind": "char", "chars": "".join(chars)})
+
+
+def char_tokenizer_from(course, identity: dict) -> Tokenizer:
+    """The tokenizer a checkpoint was trained with, rebuilt from its saved vocabulary."""
+    chars = list(identity["chars"])
+    stoi, itos = course.make_tables(chars)
+    return Tokenizer("char", len(chars), lambda s: course.encode(s, stoi), lambda ids: course.decode(ids, itos),
+                     dict(identity))
+
+
+def gpt2_tokenizer() -> Tokenizer:
+    """Lesson 02: GPT-2's byte-pair encoding through tiktoken (files installed offline by make data)."""
+    import tiktoken
+
+    enc = tiktoken.get_encoding("gpt2")
+    return Tokenizer("gpt2", enc.n_vocab, lambda s: enc.encode(s, allowed_special={"<|endoftext|>"}),
+                     enc.decode, {"kind": "gpt2", "n_vocab": enc.n_vocab})
+
+
+def make_tokenizer(course, kind: str, text: str | None = None, identity: dict | None = None) -> Tokenizer:
+    if kind == "char":
+        return char_tokenizer_from(course, identity) if identity else char_tokenizer(course, text)
+    if kind == "gpt2":
+        return gpt2_tokenizer()
+    raise SystemExit(f"unknown tokenizer {kind!r}: use char or gpt2")
+
+
+def shakespeare() -> str:
+    try:
+        return read_tinyshakespeare()
+    except FileNotFoundError as err:
+        raise SystemExit(str(err)) from None

@@ -1,0 +1,181 @@
+"""Time-to-quality benchmark: `make bench` (minutes) and `make bench CEILING=1` (+15 minutes).
+
+Trains, in one process and alternating seed by seed so that both see the same machine load:
+- the reference (preset cpu-small, the course's reference lessons), and
+- the baseline: the nanoGPT README's CPU run (4 layers, 4 heads, 128 dims, block 64, batch 12,
+  2000 iterations, lr 1e-3 cosine) in the same course code (preset "baseline").
+Both are evaluated on 200 validation batches at regular step intervals (evaluation time is not
+training time). It prints, and writes to runs/bench/: the time-to-val-loss curves (bench.png),
+time to val <= 1.90, final val, tokens/s, model FLOP utilisation against this machine's measured
+fp32 matmul peak, and the baseline/reference time ratio (bench.json, bench.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from autograder.paths import REPO_ROOT
+
+from . import runtime
+from .plot import plot_bench
+from .presets import PRESETS
+from .train import run
+
+TARGET = 1.90
+CEILING_TARGET = 1.70
+
+
+def matmul_peak_gflops(threads: int, n: int = 2048, seconds: float = 2.0) -> float:
+    """Best fp32 matmul throughput of this machine with `threads` threads: the 100% of MFU."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    best, end = 0.0, time.perf_counter() + seconds
+    torch.mm(a, b)
+    while time.perf_counter() < end:
+        t0, c0 = time.perf_counter(), time.process_time()
+        torch.mm(a, b)
+        # on a machine shared with other work the wall clock undercounts the peak; CPU time per thread does not
+        elapsed = min(time.perf_counter() - t0, (time.process_time() - c0) / threads)
+        best = max(best, 2 * n ** 3 / elapsed / 1e9)
+    return best
+
+
+def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
+    """Training seconds at the first evaluation with val <= target (None if never)."""
+    return next((t for t, v in curve if v <= target), None)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: str, peak: float,
+            threads: int, clock: str = "wall") -> dict:
+    config = replace(PRESETS[preset], seed=seed, eval_interval=eval_interval, eval_iters=10, clock=clock,
+                     final_eval_iters=200, threads=threads, sample_tokens=0 if name != "ceiling" else 1000)
+    print(f"\n=== {name} (preset {preset}, seed {seed}) ===", flush=True)
+    summary = run(config, source=source, out=out_root / f"{name}-s{seed}", fresh=True, check_lessons=False,
+                  quiet=True, save_during=False, label=f"{name} seed {seed}", val_iters=200)
+    if summary.get("interrupted"):
+        raise SystemExit("benchmark interrupted")
+    history = json.loads((out_root / f"{name}-s{seed}" / "history.json").read_text())
+    curve = [(e[1], e[3]) for e in history["evals"]]  # (wall-clock training seconds, val loss)
+    cpu_curve = [(e[4], e[3]) for e in history["evals"]]  # (CPU seconds per thread, val loss)
+    mfu = summary["tokens_per_s"] * summary["flops_per_token"] / (peak * 1e9)
+    tokens = summary["step"] * config.batch_size * config.block_size
+    return {"name": name, "preset": preset, "seed": seed, "steps": summary["step"],
+            "train_time": summary["train_time"], "cpu_time": summary["cpu_time"], "wall_time": summary["wall_time"],
+            "val": summary["val"], "tokens_per_s": summary["tokens_per_s"], "mfu": round(mfu, 4),
+            "cpu_tokens_per_s": round(tokens / summary["cpu_time"]),
+            "cpu_mfu": round(tokens / summary["cpu_time"] * summary["flops_per_token"] / (peak * 1e9), 4),
+            "params": summary["params"], "curve": curve, "cpu_curve": cpu_curve,
+            "time_to_target": time_to(curve, TARGET), "cpu_time_to_target": time_to(cpu_curve, TARGET),
+            "sample": summary.get("sample", "")}
+
+
+def fmt(x, spec=".1f", none="-"):
+    return none if x is None else format(x, spec)
+
+
+def report(results: list[dict], peak: float, load: tuple, threads: int) -> str:
+    lines = [f"machine: {cpu_name()}, {threads} threads, torch {torch.__version__}, "
+             f"fp32 matmul peak {peak:.0f} GFLOP/s; load average before/after: "
+             f"{load[0]:.1f} / {load[1]:.1f}", "",
+             "Times are training seconds (evaluation excluded): wall clock, and in brackets CPU seconds per "
+             "thread, which a machine shared with other work inflates much less.", "",
+             f"| run | seed | steps | train s | s to val<={TARGET} | final val | tokens/s | MFU | run wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        lines.append(f"| {r['name']} | {r['seed']} | {r['steps']} | {r['train_time']:.1f} ({r['cpu_time']:.1f}) | "
+                     f"{fmt(r['time_to_target'])} ({fmt(r['cpu_time_to_target'])}) | {r['val']:.4f} | "
+                     f"{r['tokens_per_s']:,} ({r['cpu_tokens_per_s']:,}) | {100 * r['mfu']:.0f}% "
+                     f"({100 * r['cpu_mfu']:.0f}%) | {r['wall_time']:.1f} |")
+    by_name = {}
+    for r in results:
+        by_name.setdefault(r["name"], []).append(r)
+    lines.append("")
+    for name, runs in by_name.items():
+        hits = [r["time_to_target"] for r in runs if r["time_to_target"] is not None]
+        lines.append(f"{name}: mean final val {statistics.mean(r['val'] for r in runs):.4f}, mean train time "
+                     f"{statistics.mean(r['train_time'] for r in runs):.1f} s, val<={TARGET} reached in "
+                     f"{len(hits)}/{len(runs)} runs" + (f" (mean {statistics.mean(hits):.1f} s)" if hits else ""))
+    ref, base = by_name.get("reference"), by_name.get("baseline")
+    for clock, curve_key, time_key in (("wall", "curve", "train_time"), ("cpu", "cpu_curve", "cpu_time")):
+        if not (ref and base):
+            break
+        # the ratio at the quality the baseline actually reaches: its mean final val loss
+        level = statistics.mean(r["val"] for r in base)
+        base_t = statistics.mean(r[time_key] for r in base)
+        ref_ts = [time_to(r[curve_key], level) for r in ref]
+        if all(t is not None for t in ref_ts):
+            lines.append(f"{clock} clock: time to the baseline's final val {level:.3f}: baseline {base_t:.1f} s, "
+                         f"reference {statistics.mean(ref_ts):.1f} s: {base_t / statistics.mean(ref_ts):.1f}x faster")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m capstone.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per configuration (default 2)")
+    parser.add_argument("--source", default="solutions", help="whose lessons to benchmark (default the reference)")
+    parser.add_argument("--reference", default="cpu-small", help="preset to compare with the baseline")
+    parser.add_argument("--ceiling", action="store_true", help="also run the 15-minute cpu-best preset once")
+    parser.add_argument("--ceiling-only", action="store_true", help="only the 15-minute run")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what the ceiling's 15-minute budget counts: wall seconds (default) or CPU seconds "
+                             "per thread (use on a machine shared with other work)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bench")
+    args = parser.parse_args(argv)
+
+    threads = runtime.cpu_threads(args.threads, 1)
+    args.out.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    peak = matmul_peak_gflops(threads)
+    print(f"fp32 matmul peak with {threads} threads: {peak:.0f} GFLOP/s; load average {load_before:.1f}")
+    results = []
+    if not args.ceiling_only:
+        for seed in range(1337, 1337 + args.seeds):
+            results.append(one_run("reference", args.reference, seed, 100, args.out, args.source, peak, threads))
+            results.append(one_run("baseline", "baseline", seed, 100, args.out, args.source, peak, threads))
+    if args.ceiling or args.ceiling_only:
+        results.append(one_run("ceiling", "cpu-best", 1337, 500, args.out, args.source, peak, threads, args.clock))
+    text = report(results, peak, (load_before, os.getloadavg()[0]), threads)
+    ceiling = [r for r in results if r["name"] == "ceiling"]
+    for r in ceiling:
+        for clock, curve in (("wall", r["curve"]), ("cpu", r["cpu_curve"])):
+            text += (f"\nceiling (cpu-best, {clock} clock): val {r['val']:.4f} after "
+                     f"{r['train_time' if clock == 'wall' else 'cpu_time']:.0f} s; val<={CEILING_TARGET} at "
+                     f"{fmt(time_to(curve, CEILING_TARGET), '.0f', 'never')} s, <=1.60 at "
+                     f"{fmt(time_to(curve, 1.60), '.0f', 'never')} s")
+        text += f"\n--- sample ---\n{r['sample']}\n---"
+    print("\n" + text)
+    curves = {f"{r['name']} s{r['seed']}": r["curve"] for r in results}
+    curves.update({f"{r['name']} s{r['seed']} (cpu clock)": r["cpu_curve"] for r in results})
+    plot_bench(curves, args.out / ("ceiling.png" if args.ceiling_only else "bench.png"), target=TARGET)
+    name = "ceiling" if args.ceiling_only else "bench"
+    (args.out / f"{name}.json").write_text(json.dumps({"peak_gflops": peak, "threads": threads, "results": results,
+                                                      "load": [load_before, os.getloadavg()[0]]}, indent=1))
+    (args.out / f"{name}.md").write_text(text + "\n")
+    print(f"\nwritten: {args.out / (name + '.md')}, {name}.json, {name}.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

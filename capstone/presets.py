@@ -1,0 +1,98 @@
+"""Every training configuration in one place: named presets, each a complete TrainConfig.
+
+Pick one with `make train PRESET=name` (or `python -m capstone.train --preset name`) and change
+single fields on the command line: `make train ARGS="--max-iters 500 --lr 3e-3"`.
+
+The model fields are lesson 09's GPTConfig; the optimisation fields feed lesson 10's lr_at,
+configure_optimizer and train_step. Nothing here is secret sauce: every choice is explained in the
+README's capstone section ("Why these settings").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    description: str = ""
+    # --- model: lesson 09's GPTConfig (vocab_size comes from the tokenizer) ---
+    n_layer: int = 3
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 64
+    dropout: float = 0.0
+    bias: bool = False  # no biases in Linear/LayerNorm: slightly faster, no worse (nanoGPT's choice too)
+    flash: bool = True  # torch's fused scaled_dot_product_attention, proven equal to the lesson's masked attention
+    tie_weights: bool = True  # lm_head shares wte's weights: fewer parameters, learns faster
+    # --- data ---
+    tokenizer: str = "char"  # "char" (lesson 01) or "gpt2" (tiktoken BPE, lesson 02)
+    batch_size: int = 32  # sequences per step (per process under torchrun)
+    # --- optimisation: lesson 10 ---
+    max_iters: int = 600  # steps to train; the cosine schedule ends here
+    time_budget: float = 0.0  # seconds of training; if > 0 it replaces max_iters (schedule follows the clock)
+    clock: str = "wall"  # what time_budget counts: "wall" seconds, or "cpu" seconds per thread (fair on a busy machine)
+    lr: float = 6e-3  # peak learning rate after warmup
+    min_lr: float = 6e-4  # where the cosine ends (lr / 10, as in nanoGPT and Chinchilla)
+    warmup_iters: int = 50
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.99  # small models see few tokens per step, so a shorter second-moment memory helps
+    grad_clip: float = 1.0
+    # --- evaluation, logging, output ---
+    eval_interval: int = 100  # steps between train/val estimates
+    eval_iters: int = 20  # batches per estimate during training (cheap)
+    final_eval_iters: int = 200  # batches for the final, reported val loss
+    sample_tokens: int = 500  # tokens of text generated at the end
+    seed: int = 1337
+    threads: int = 0  # torch CPU threads; 0 = torch's default (all cores)
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # Seconds: the test suite and a first smoke test of your lessons.
+    "test": TrainConfig(
+        description="tiny model for the test suite: a few seconds, learns almost nothing",
+        n_layer=1, n_head=2, n_embd=16, block_size=16, batch_size=4, max_iters=20, warmup_iters=5,
+        lr=1e-2, min_lr=1e-3, eval_interval=10, eval_iters=2, final_eval_iters=4, sample_tokens=60, threads=1),
+    # About half a minute on a 2-core laptop CPU: val loss below 1.90.
+    "cpu-small": TrainConfig(
+        description="~30 s on 2 CPU cores to val loss < 1.90 (3 layers x 128)",
+        n_layer=3, n_head=4, n_embd=128, block_size=64, batch_size=16, max_iters=1150, warmup_iters=50,
+        lr=6e-3, min_lr=6e-4, eval_interval=100),
+    # Fifteen minutes of CPU for the best val loss we found in that time.
+    "cpu-best": TrainConfig(
+        description="15 min on 2 CPU cores: val loss < 1.7, reads like a play (4 layers x 192, block 128)",
+        n_layer=4, n_head=6, n_embd=192, block_size=128, batch_size=16, time_budget=900.0, max_iters=0,
+        warmup_iters=100, lr=4e-3, min_lr=4e-4, eval_interval=500, sample_tokens=1000),
+    # nanoGPT's shakespeare-char configuration, for a GPU.
+    "gpu": TrainConfig(
+        description="nanoGPT's shakespeare-char model (6 x 384, block 256): minutes on a GPU, val ~1.47",
+        n_layer=6, n_head=6, n_embd=384, block_size=256, batch_size=64, dropout=0.2, max_iters=5000,
+        warmup_iters=100, lr=1e-3, min_lr=1e-4, eval_interval=250, eval_iters=200, sample_tokens=1000),
+    # The benchmark's baseline: the nanoGPT README's CPU run, in this course's code.
+    "baseline": TrainConfig(
+        description="nanoGPT README CPU run (4 x 128, block 64, batch 12, 2000 iters, lr 1e-3): ~2 min",
+        n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=2000, warmup_iters=100,
+        lr=1e-3, min_lr=1e-4, eval_interval=100),
+}
+
+DEFAULT_PRESET = "cpu-small"
+
+
+def get_preset(name: str) -> TrainConfig:
+    if name not in PRESETS:
+        raise SystemExit(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def with_overrides(config: TrainConfig, **changes) -> TrainConfig:
+    """The config with the given fields changed (None means: keep the preset's value)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})
+
+
+def describe_presets() -> str:
+    return "\n".join(f"  {name:10s} {cfg.description}" for name, cfg in PRESETS.items())
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields(TrainConfig) if f.name != "description"]

@@ -1,0 +1,106 @@
+"""Generate text from a trained checkpoint without retraining: `make sample` (see `--help`).
+
+    make sample                                   # the most recent run in runs/
+    make sample OUT=runs/cpu-best PROMPT="ROMEO:" TOKENS=800 TEMPERATURE=0.8 TOP_K=40
+
+The model is lesson 09's GPT (from --source, default your lessons), rebuilt from the configuration
+and vocabulary saved in the checkpoint; generate() is yours too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from autograder.paths import REPO_ROOT
+
+from . import assemble, checkpoint, runtime
+
+
+def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 500, temperature: float = 0.8,
+                  top_k: int | None = 200, seed: int = 0, device: str = "cpu") -> str:
+    """The prompt followed by `tokens` generated tokens, decoded."""
+    try:
+        ids = tokenizer.encode(prompt or "\n")
+    except KeyError as err:
+        raise SystemExit(f"the prompt has a character the model never saw in training: {err}") from None
+    if not ids:
+        raise SystemExit(f"the prompt {prompt!r} encodes to no tokens")
+    idx = torch.tensor([ids], dtype=torch.long, device=device)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    if top_k is not None and top_k <= 0:
+        top_k = None
+    if top_k is not None:
+        top_k = min(top_k, tokenizer.vocab_size)  # asking for more candidates than the vocabulary has
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model.generate(idx, tokens, temperature=temperature, top_k=top_k, generator=generator)
+    finally:
+        model.train(was_training)
+    return tokenizer.decode(out[0].tolist())
+
+
+def latest_run() -> Path:
+    found = sorted((REPO_ROOT / "runs").glob("*/ckpt.pt"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise SystemExit("no checkpoint in runs/: train one first with `make train`")
+    return found[-1].parent
+
+
+def load_model(course, ckpt_path: Path, device: str):
+    """Rebuild the GPT and tokenizer a checkpoint was trained with, and load its weights."""
+    record = checkpoint.read_record(ckpt_path)
+    tokenizer = assemble.make_tokenizer(course, record["tokenizer"]["kind"], identity=record["tokenizer"])
+    if tokenizer.identity != record["tokenizer"]:
+        raise checkpoint.CheckpointError(f"{ckpt_path} was trained with a vocabulary this machine does not "
+                                         f"have: {record['tokenizer'].get('kind')}")
+    settings = {k: v for k, v in record["model_config"].items()}
+    settings["dropout"] = 0.0
+    model = course.GPT(course.GPTConfig(**settings))
+    checkpoint.load(course, ckpt_path, model)
+    return model.to(device), tokenizer, record
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m capstone.sample", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, help="run folder holding ckpt.pt (default: the most recent in runs/)")
+    parser.add_argument("--ckpt", type=Path, help="a checkpoint file (instead of --out)")
+    parser.add_argument("--source", help="lessons, solutions, or a folder of lessons "
+                        "(default: the one the checkpoint was trained with)")
+    parser.add_argument("--prompt", default="\n", help="text to continue (default: a new line)")
+    parser.add_argument("--tokens", type=int, default=500, help="how many tokens to generate")
+    parser.add_argument("--temperature", type=float, default=0.8, help="<1: safer, >1: wilder")
+    parser.add_argument("--top-k", type=int, default=200, help="sample among the k likeliest tokens (0: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    if args.temperature <= 0:
+        parser.error("--temperature must be > 0")
+
+    ckpt_path = args.ckpt or (args.out or latest_run()) / "ckpt.pt"
+    device = runtime.pick_device(args.device)
+    source = args.source or checkpoint.read_record(ckpt_path).get("source", "lessons")
+    if source not in ("lessons", "solutions") and not Path(source).is_dir():
+        source = "lessons"
+    course = assemble.load_course(source)
+    model, tokenizer, record = load_model(course, ckpt_path, device)
+    prompt = args.prompt.encode().decode("unicode_escape") if "\\n" in args.prompt else args.prompt
+    print(f"# {ckpt_path}: step {record['step']}, val {record.get('final', {}).get('val', float('nan')):.4f}",
+          file=sys.stderr)
+    try:
+        text = generate_text(course, model, tokenizer, prompt, args.tokens, args.temperature, args.top_k,
+                             args.seed, device)
+    except NotImplementedError as err:
+        raise SystemExit(f"your lesson code is not finished: {err}") from None
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
