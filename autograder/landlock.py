@@ -2,7 +2,7 @@
 
 Landlock (Linux 5.13+) lets an unprivileged process give up access rights for good. The child that
 runs a student's code keeps read access to everything *except* the reference (solutions/, the
-fixtures, .git and the instructor's folders), may write only in the temporary folder, opens no TCP
+fixtures, .git and the instructor's folders), may write only in a private scratch folder, opens no TCP
 connection, cannot signal or ptrace processes outside its sandbox (so not the grader), and every
 process it starts inherits all of this. Landlock rules only grant access, so "all but these
 folders" is spelled as: every sibling of each hidden folder and of each of its ancestors.
@@ -10,8 +10,10 @@ folders" is spelled as: every sibling of each hidden folder and of each of its a
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import os
+import shutil
 import struct
 import tempfile
 from pathlib import Path
@@ -98,10 +100,28 @@ def make_ruleset(hidden: list[Path] | None = None) -> int | None:
             path = os.path.join(folder, name)
             if path not in keep_out and path not in on_the_way:
                 _add_rule(ruleset, path, readable)
-    for writable in {tempfile.gettempdir(), "/tmp", "/dev", "/dev/shm"}:
-        if os.path.realpath(writable) not in keep_out:
+    # Writable: a private scratch folder (the child's TMPDIR), not the system temp folder, which
+    # may hold the repository itself (a clone in /tmp) and would then open it up again.
+    for writable in {scratch_dir(), "/dev", "/dev/shm"}:
+        if os.path.realpath(writable) not in keep_out and os.path.exists(writable):
             _add_rule(ruleset, os.path.realpath(writable), fs)
     return ruleset
+
+
+_scratch: str | None = None
+
+
+def has_scratch() -> bool:
+    return _scratch is not None
+
+
+def scratch_dir() -> str:
+    """This grading run's private temporary folder (removed when the grader exits)."""
+    global _scratch
+    if _scratch is None:
+        _scratch = tempfile.mkdtemp(prefix="autograder-scratch-")
+        atexit.register(shutil.rmtree, _scratch, ignore_errors=True)
+    return _scratch
 
 
 def restrict_self(ruleset: int) -> bool:

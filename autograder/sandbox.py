@@ -155,6 +155,8 @@ def _child(task, notebook: str, deps: str, send_fd, ruleset: int | None) -> None
     """Runs in the child: everything above, then the outcome as one framed message, then exit."""
     try:
         os.setpgid(0, 0)  # its own process group, so the grader can stop what it starts too
+        if landlock.has_scratch():  # the only folder the sandbox lets student code write in
+            tempfile.tempdir = os.environ["TMPDIR"] = landlock.scratch_dir()
         send = send_fd if isinstance(send_fd, int) else send_fd.fileno()
         output_fd = _c_level_output()
         sys.stdin = _NoInput()
