@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel test grade fixtures release lock clean collect autograde feedback export
+.PHONY: help setup data kernel test lint grade fixtures release lock clean collect autograde feedback export
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ kernel:
 
 test: ## run the course's own test suite
 	$(PY) -m pytest
+
+lint: ## ruff over the Python code (configured in pyproject.toml; CI runs it)
+	$(VENV)/bin/ruff check .
 
 grade: ## grade lessons/ (SOURCE=solutions for the reference, LESSON=NN for one lesson)
 	$(PY) -m autograder grade --source $(SOURCE) $(lesson_arg)

@@ -130,7 +130,7 @@ def _parse_notebook(path: Path, text: str):
     quiet.setLevel(logging.CRITICAL)
     try:
         nb = nbformat.reads(text, as_version=4, capture_validation_error=errors)
-    except Exception as err:  # nbformat raises several conversion/validation errors
+    except Exception as err:  # noqa: BLE001 - nbformat raises several conversion/validation errors
         first = str(err).strip().splitlines()[0][:200] if str(err).strip() else err.__class__.__name__
         raise LessonLoadError(f"{path}: not a valid notebook ({first})") from None
     finally:

@@ -47,7 +47,7 @@ def read_record(path: Path) -> dict:
         raise CheckpointError(f"no checkpoint at {path}: train first (make train)")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # truncated file, not a torch file, foreign pickle...
+    except Exception as err:  # noqa: BLE001 - truncated file, not a torch file, foreign pickle...
         first = (str(err).strip().splitlines() or [err.__class__.__name__])[0][:200]
         raise CheckpointError(f"{path} is corrupt or not a checkpoint ({first}). Delete it, or train "
                               f"into another folder with --out") from None

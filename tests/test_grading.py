@@ -41,7 +41,7 @@ def test_released_stubs_score_zero_not_started(tmp_path):
 @pytest.mark.slow
 def test_pasting_the_reference_into_the_release_scores_full_marks(tmp_path):
     course = tmp_path / "course"
-    for lid, folder in lesson_dirs("lessons").items():
+    for folder in lesson_dirs("lessons").values():
         shutil.copytree(folder, course / folder.name)
         paste_reference(folder / f"{folder.name}.ipynb", course / folder.name / f"{folder.name}.ipynb")
     table, results = grade(tmp_path, course)

@@ -25,7 +25,7 @@ def fresh_release(tmp_path_factory):
 @pytest.mark.nbgrader
 def test_committed_lessons_equal_a_fresh_release(fresh_release):
     assert sorted(lesson_dirs("lessons")) == sorted(SOLUTIONS), "every solution lesson is released"
-    for lid, folder in SOLUTIONS.items():
+    for folder in SOLUTIONS.values():
         for fresh in sorted((fresh_release / folder.name).rglob("*")):
             if fresh.is_file():
                 committed = REPO_ROOT / "lessons" / folder.name / fresh.relative_to(fresh_release / folder.name)

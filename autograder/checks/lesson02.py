@@ -86,7 +86,7 @@ def simple_encode_cases(SimpleTokenizer):
         cases["encode('thou art Juliet') with 'Juliet' not in the vocabulary"] = f"returned {result!r}"
     except NotImplementedError:
         raise
-    except Exception:
+    except Exception:  # noqa: BLE001 - any error is the answer this case records
         cases["encode('thou art Juliet') with 'Juliet' not in the vocabulary"] = "raised an error"
     return cases
 
