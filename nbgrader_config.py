@@ -4,18 +4,25 @@ The course layout maps onto nbgrader's folders: solutions/ is nbgrader's "source
 notebooks with solution markers), lessons/ its "release" (what students get). Everything nbgrader
 writes while grading a class lives under .nbgrader/ (git-ignored): the gradebook, submitted/,
 autograded/, feedback/, downloaded/ (zip_collect), and the exports of `make export`.
-The plug-ins named here are in autograder/nbgrader_ext.py; the instructor's make targets
-(collect, autograde, feedback, export) are thin wrappers in autograder/instructor.py.
+The plug-ins named here are in autograder/nbgrader_glue/, one per file; the instructor's make targets
+(collect, autograde, feedback, export) are thin wrappers in autograder/nbgrader_glue/instructor.py.
 """
 
 from nbconvert.preprocessors import ClearMetadataPreprocessor, CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearHiddenTests, ClearMarkScheme,
-                                    ClearOutput, ComputeChecksums, DeduplicateIds, Execute, GetGrades,
-                                    IgnorePattern, IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells,
-                                    OverwriteCells, OverwriteKernelspec, SaveAutoGrades, SaveCells)
+                                    ClearOutput, ComputeChecksums, DeduplicateIds, GetGrades, IgnorePattern,
+                                    IncludeHeaderFooter, InstantiateTests, LimitOutput, LockCells, OverwriteCells,
+                                    OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
-from autograder.nbgrader_ext import (FlagEditedCells, GradeChecks, HideHiddenTests, LessonFileCollector,
-                                     SkipDemoCells, TaskStubs)
+from autograder.nbgrader_glue.flag_edited_cells import FlagEditedCells
+from autograder.nbgrader_glue.grade_checks import GradeChecks
+from autograder.nbgrader_glue.hide_hidden_tests import HideHiddenTests
+from autograder.nbgrader_glue.jailed_execute import JailedExecute
+from autograder.nbgrader_glue.lesson_file_collector import LessonFileCollector
+from autograder.nbgrader_glue.restore_deleted_cells import RestoreDeletedCells
+from autograder.nbgrader_glue.skip_demo_cells import SkipDemoCells
+from autograder.nbgrader_glue.strip_hidden_tests import StripHiddenTests
+from autograder.nbgrader_glue.task_stubs import TaskStubs
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
 
@@ -34,20 +41,22 @@ c.GenerateAssignment.preprocessors = [
     ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
 ]
 
-# Autograde: nbgrader's own steps, plus: note edited locked cells before OverwriteCells restores
-# them; run only set-up, solution and check cells in the kernel; score check cells with the
-# course's grader (same verdicts as `make grade`, each task sandboxed with its own time limit).
+# Autograde: nbgrader's own steps, plus: note edited or deleted locked cells, and put deleted ones
+# back, before OverwriteCells restores them; run only set-up, solution and check cells, without
+# their hidden tests, in a kernel inside the jail; score check cells (and run the hidden tests) with
+# the course's grader, in the jail too (same verdicts as `make grade`).
 c.Autograde.sanitize_preprocessors = [
-    ClearOutput, DeduplicateIds, OverwriteKernelspec, FlagEditedCells, OverwriteCells, CheckCellMetadata,
+    ClearOutput, DeduplicateIds, OverwriteKernelspec, FlagEditedCells, RestoreDeletedCells, OverwriteCells,
+    CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    SkipDemoCells, Execute, GradeChecks, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-    SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    SkipDemoCells, StripHiddenTests, JailedExecute, GradeChecks, IgnorePattern, ClearMetadataPreprocessor,
+    LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
 # A cell that runs longer than this is interrupted instead of stalling a whole class's autograde
 # (each check has its own, shorter limit: Task.timeout, 10 s by default).
-c.Execute.timeout = 60
+c.JailedExecute.timeout = 60
 
 # Feedback never shows hidden tests (nbgrader restores them for autograde; see nbgrader #917, #1363).
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

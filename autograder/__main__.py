@@ -18,6 +18,8 @@ def main(argv=None) -> int:
     grade.add_argument("--lesson", action="append", help="grade only this lesson (NN); may repeat")
     grade.add_argument("--results", type=Path, default=REPO_ROOT / "build" / "results.json",
                        help="where to write Gradescope's results.json (default build/results.json)")
+    grade.add_argument("--jail", default="auto", choices=("auto", "bwrap", "landlock", "limits"),
+                       help="how student code is isolated (default: the strongest this machine offers)")
 
     fixtures = commands.add_parser("fixtures", help="regenerate reference outputs from solutions/")
     fixtures.add_argument("--lesson", action="append", help="only this lesson (NN); may repeat")
@@ -26,11 +28,21 @@ def main(argv=None) -> int:
     lessons = [lesson_id(x) for x in args.lesson] if args.lesson else None
 
     if args.command == "grade":
-        from .grade import grade as run_grade, table, write_results
+        from .grade import grade_report
+        from .jail.client import JailUnavailable
+        from .report import results_json, table, write_results
+        from .source import Source
 
-        verdicts = run_grade(args.source, lessons)
-        print(table(verdicts, args.source))
-        write_results(verdicts, args.results)
+        source = Source.parse(args.source)
+        try:
+            report = grade_report(source, lessons, jail=args.jail)
+        except JailUnavailable as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        names = {lid: folder.name for lid, folder in source.lessons().items()}
+        print(table(report.verdicts, names, str(report.isolation)))
+        write_results(results_json(report.verdicts, isolation=str(report.isolation), visible=report.visible),
+                      args.results)
         print(f"(results written to {args.results})")
         return 0
 

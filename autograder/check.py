@@ -1,50 +1,58 @@
 """`check("01.encode")`: the check cell of a lesson notebook.
 
-It runs the task's exercise on the functions defined in the notebook's kernel and judges the
-result exactly as `make grade` does. It prints one line and returns the points earned, a number
-nbgrader reads as the cell's grade.
+It grades the task on the definitions in the notebook's kernel, the way `make grade` grades the
+saved notebook: the exercise runs in a child process with the same time, memory, process and output
+limits and the same Landlock sandbox (jail/), earlier lessons are the reference versions (so an
+unfinished lesson 08 does not fail lesson 09's checks, exactly as in `make grade`), and the verdict
+is judged here against the fixtures and printed in the same words. It prints one line and returns
+nothing (so no bare number shows under the verdict).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from .fixtures import expected_for
-from .run import NOT_STARTED, PASSED, Verdict, captured_output, judge, run_exercise
+from .jail.child import Job
+from .jail.client import run_forked
+from .loader import Loader
+from .report import summary
+from .run import Verdict, judge
+from .source import Source, dependencies_for
 from .tasks import get_task
 
-
-class Points(float):
-    """Points earned by one check; shows as a bare number so nbgrader can read it."""
-
-    def __repr__(self) -> str:
-        return repr(float(self))
+_loader: Loader | None = None  # the reference lessons checks judge with, loaded once per kernel
 
 
-def summary(verdict: Verdict) -> str:
-    earned = f"{verdict.points:g}/{verdict.max_points:g} points"
-    if verdict.status == PASSED:
-        return f"PASS {verdict.task} ({earned})"
-    if verdict.status == NOT_STARTED:
-        return f"TODO {verdict.task}: not started, the stub still raises NotImplementedError ({earned})"
-    return f"FAIL {verdict.task}: {verdict.reason} ({earned})"
+def reference_loader() -> Loader:
+    global _loader
+    if _loader is None:
+        _loader = Loader(deps=dependencies_for(Source.parse("lessons")))
+    return _loader
 
 
-def check(task_id: str, namespace=None) -> Points:
-    """Check one task against the reference; namespace defaults to the caller's globals."""
+def check_namespace(task_id: str, namespace: dict) -> Verdict:
+    """The verdict of one task on the definitions in `namespace` (a kernel's globals)."""
     task = get_task(task_id)
+    loader = reference_loader()
+    loader.preload([lid for lid in loader.deps.lessons() if lid < task.lesson], loader.deps)
+    job = Job(0, task.id, "namespace", None, task.timeout, task.memory_gib)
+    outcome = run_forked([job], loader=loader, namespace=namespace, readable=[Path.cwd()])[0]
+    return judge(task, outcome, expected_for(task))
+
+
+def check(task_id: str, namespace=None) -> None:
+    """Check one task against the reference and print the verdict; namespace defaults to the caller's globals."""
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
-        # Under `nbgrader autograde` the GradeChecks plug-in (nbgrader_ext.py) grades this task in a
-        # sandbox and writes this cell's output; stderr scores 0 if that plug-in is missing.
-        print(f"{task_id}: graded outside the kernel by autograder.nbgrader_ext.GradeChecks", file=sys.stderr)
+        # Under `nbgrader autograde` the GradeChecks plug-in grades this task in the jail and writes
+        # this cell's output; stderr scores 0 if that plug-in is missing (the pipeline fails closed).
+        print(f"{task_id}: graded outside the kernel by the course's GradeChecks plug-in", file=sys.stderr)
         return None
     if namespace is None:
         namespace = sys._getframe(1).f_globals
-    lookup = namespace.__getitem__ if isinstance(namespace, dict) else namespace.__dict__.__getitem__
-    with captured_output() as printed:  # nbgrader scores any stderr output as 0
-        outcome = run_exercise(task, lookup)
-    outcome.output = printed.text()
-    verdict = judge(task, outcome, expected_for(task))
-    print(summary(verdict))
-    return Points(verdict.points)
+    if not isinstance(namespace, dict):
+        namespace = vars(namespace)
+    print(summary(check_namespace(task_id, namespace)))
+    return None

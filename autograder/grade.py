@@ -1,105 +1,137 @@
-"""Grade a whole course folder: every task of every lesson, a table, and results.json."""
+"""Grade a folder of lesson notebooks: every task of every lesson, each in a jailed child.
+
+    report = grade_report(Source.parse("lessons"))              # make grade
+    report = grade_report(submission, hidden={"01.encode": code}, jail="bwrap")   # nbgrader, Gradescope
+
+Student code runs only in the jail (jail/): the outcomes come back as plain data and are judged here
+against the fixtures, which no jailed process ever sees. Hidden tests (an instructor's, from the
+source notebooks) run after the visible checks, in a jail of their own; a task scores only if both
+pass, and what a hidden test printed or raised never leaves its jail.
+"""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from .check import summary
 from .fixtures import FixtureError, expected_for
-from .loader import LessonLoadError, load_lesson, read_notebook
-from .paths import lesson_dirs, lesson_notebook, LessonNotFound
-from .run import FAILED, Outcome, Verdict, captured_output, judge, run_exercise
-from .sandbox import run_many
-from .tasks import all_tasks
+from .jail.child import Job
+from .jail.client import Isolation, choose, run_jobs
+from .loader import LessonLoadError, Loader
+from .paths import LessonNotFound
+from .reference import CompiledLessons
+from .run import FAILED, NOT_STARTED, PASSED, Outcome, Verdict, captured_output, judge, run_exercise
+from .source import Source, dependencies_for
+from .tasks import Task, all_tasks
 
 
-def grade(source: str = "lessons", lessons: list[str] | None = None, deps: str = "reference",
-          isolate: bool = True) -> list[Verdict]:
-    """Grade each task of the selected lessons in `source`, each in its own child process.
+@dataclass
+class Report:
+    verdicts: list[Verdict]
+    isolation: Isolation
+    visible: dict[str, Verdict] = field(default_factory=dict)  # tasks with hidden tests: visible checks alone
 
-    The reference outputs are loaded only after every child has finished, so no child (which starts
-    as a copy of this process) ever holds them. isolate=False runs the exercises in this process
-    instead: only for measuring what isolation costs, never for untrusted notebooks.
+
+def grade(source="lessons", lessons: list[str] | None = None, **options) -> list[Verdict]:
+    """The verdicts of grade_report (see there)."""
+    return grade_report(source, lessons, **options).verdicts
+
+
+def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=None,
+                 hidden: dict[str, str] | None = None, jail: str = "auto",
+                 parallel: int | None = None) -> Report:
+    """Grade each task of the selected lessons in `source`.
+
+    deps: where the lessons' own load_lesson() calls look (default: the reference, see
+    source.dependencies_for). hidden: {task id: hidden test code}. jail: "auto" (the strongest this
+    machine offers), "bwrap", "landlock", "limits", or "in-process" (no isolation at all: only for
+    measuring what the jail costs, never for untrusted notebooks).
     """
+    source = Source.parse(source)
+    deps = Source.parse(deps) if deps is not None else dependencies_for(source)
     tasks = [t for t in all_tasks() if lessons is None or t.lesson in lessons]
+    loader = Loader(deps=deps)
     jobs, outcomes, unreadable = [], {}, {}
     for task in tasks:
         try:
-            notebook = lesson_notebook(task.lesson, source)
+            notebook = source.notebook(task.lesson)
         except LessonNotFound as err:
             outcomes[task.id] = Outcome("error", reason=str(err))
             continue
         if notebook not in unreadable:
-            try:  # once per notebook here; the children reuse it (and a broken one fails alike)
-                read_notebook(notebook)
+            try:  # once per notebook here: a broken one fails all its tasks alike, without a jail
+                loader.read_notebook(notebook)
                 unreadable[notebook] = None
             except LessonLoadError as err:
                 unreadable[notebook] = f"notebook could not be loaded: {err}"
         if unreadable[notebook]:
             outcomes[task.id] = Outcome("error", reason=unreadable[notebook])
-        else:
-            jobs.append((task, notebook, deps))
-    run = run_many if isolate else _run_in_process
-    for (task, _, _), outcome in zip(jobs, run(jobs)):
-        outcomes[task.id] = outcome
-    verdicts = []
-    for task in tasks:
-        try:
-            expected = expected_for(task)
-        except FixtureError as err:
-            verdicts.append(judge(task, Outcome("error", reason=str(err)), None))
             continue
-        verdicts.append(judge(task, outcomes[task.id], expected))
-    return verdicts
+        jobs.append(Job(len(jobs), task.id, "task", str(notebook), task.timeout, task.memory_gib))
+        if hidden and task.id in hidden:
+            jobs.append(Job(len(jobs), task.id, "hidden", str(notebook), task.timeout, task.memory_gib,
+                            hidden[task.id]))
+    if jail == "in-process":
+        isolation = Isolation("in-process", "none: exercises ran in the grader's own process")
+        done = _run_in_process(jobs, tasks, loader)
+    else:
+        isolation = choose(jail)
+        needed = sorted({job.lesson for job in jobs})
+        earlier = [lid for lid in deps.lessons() if needed and lid < needed[-1]]
+        reference = CompiledLessons.compile(deps, earlier, loader.read_notebook)
+        done = run_jobs(jobs, isolation, readable=[source.root], reference=reference, parallel=parallel)
+    hidden_outcomes = {}
+    for job in jobs:
+        if job.kind == "hidden":
+            hidden_outcomes[job.task] = done[job.id]
+        else:
+            outcomes[job.task] = done[job.id]
+    verdicts, visible = [], {}
+    for task in tasks:
+        verdict = _judge(task, outcomes[task.id])
+        if task.id in hidden_outcomes:
+            visible[task.id] = verdict
+            verdict = _with_hidden(verdict, hidden_outcomes[task.id])
+        verdicts.append(verdict)
+    return Report(verdicts, isolation, visible)
 
 
-def _run_in_process(jobs) -> list[Outcome]:
-    modules, outcomes = {}, []
-    for task, notebook, deps in jobs:
+def _judge(task: Task, outcome: Outcome) -> Verdict:
+    try:
+        expected = expected_for(task)
+    except FixtureError as err:
+        return judge(task, Outcome("error", reason=str(err)), None)
+    return judge(task, outcome, expected)
+
+
+def _with_hidden(verdict: Verdict, outcome: Outcome) -> Verdict:
+    """A task passes only if its hidden test does too; the reason never quotes the hidden test."""
+    if outcome.status == "ok" or verdict.status != PASSED:  # else the visible check already says why
+        return verdict
+    if outcome.status == "not_started":
+        reason = "a hidden check reached a stub that still raises NotImplementedError"
+    elif outcome.reason.startswith("name "):
+        reason = f"{outcome.reason} (in a hidden check)"
+    else:
+        reason = outcome.reason
+    return Verdict(verdict.task, FAILED, 0.0, verdict.max_points, reason, verdict.output)
+
+
+def _run_in_process(jobs: list[Job], tasks: list[Task], loader: Loader) -> dict[int, Outcome]:
+    by_id, modules, done = {t.id: t for t in tasks}, {}, {}
+    for job in jobs:
+        if job.kind == "hidden":
+            done[job.id] = Outcome("error", reason="hidden checks only run in a jail")
+            continue
         with captured_output() as printed:
             try:
-                if notebook not in modules:
-                    modules[notebook] = load_lesson(notebook, deps=deps)
-                outcome = run_exercise(task, modules[notebook].__dict__.__getitem__)
+                if job.notebook not in modules:
+                    modules[job.notebook] = loader.load(job.notebook, deps=loader.deps)
+                outcome = run_exercise(by_id[job.task], modules[job.notebook].__dict__.__getitem__)
             except LessonLoadError as err:
                 outcome = Outcome("error", reason=f"notebook could not be loaded: {err}")
         outcome.output = printed.text()
-        outcomes.append(outcome)
-    return outcomes
+        done[job.id] = outcome
+    return done
 
 
-def table(verdicts: list[Verdict], source: str = "lessons") -> str:
-    names = {lid: d.name for lid, d in lesson_dirs(source).items()}
-    rows = [("Lesson", "Task", "Points", "Status")]
-    for v in verdicts:
-        lesson = v.task.split(".")[0]
-        status = v.status if v.status != FAILED else f"failed: {v.reason}"
-        rows.append((names.get(lesson, lesson), v.task, f"{v.points:g}/{v.max_points:g}", status))
-    earned = sum(v.points for v in verdicts)
-    possible = sum(v.max_points for v in verdicts)
-    percent = 100 * earned / possible if possible else 0.0
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3] for row in rows]
-    lines.insert(1, "-" * min(100, max(len(line) for line in lines)))
-    lines.append(f"Total: {earned:g}/{possible:g} points ({percent:.0f}%)")
-    return "\n".join(lines)
-
-
-def results_json(verdicts: list[Verdict]) -> dict:
-    """Gradescope's results.json: a score and one entry per task. No timestamps: runs are comparable."""
-    tests = []
-    for v in verdicts:
-        message = summary(v)
-        if v.output:
-            message += "\n--- your code printed ---\n" + v.output
-        tests.append({"name": v.task, "score": v.points, "max_score": v.max_points,
-                      "status": "passed" if v.status == "passed" else "failed", "output": message})
-    return {"score": sum(v.points for v in verdicts),
-            "max_score": sum(v.max_points for v in verdicts),
-            "tests": tests}
-
-
-def write_results(verdicts: list[Verdict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results_json(verdicts), indent=2, ensure_ascii=False) + "\n")
+__all__ = ["FAILED", "NOT_STARTED", "PASSED", "Report", "grade", "grade_report"]

@@ -4,10 +4,18 @@ Only the cells that define the lesson run: the graded solution cells (nbgrader `
 locked set-up cells (nbgrader `locked`, not a check cell). Demo and exploration cells carry no
 nbgrader metadata and are skipped, so loading is fast and has no side effects worth mentioning.
 
+A solution cell that does not parse, or raises while it runs, costs only what it defines: the other
+cells still run, the module records the problem (`__cell_errors__`), and a task that needs a name
+the broken cell was to define is told which cell and why. A broken *set-up* cell fails the lesson.
+
 A lesson may use an earlier lesson's code with `load_lesson("07")` in a set-up cell. Such nested
 loads follow the *dependency source* of the outer load: training your own GPT uses your own earlier
 lessons all the way down, while grading uses the reference versions, so one early bug does not
-fail every later lesson.
+fail every later lesson. Inside the grading jail the reference is not on disk at all: it arrives as
+compiled cells (reference.py), never as source text.
+
+The grader creates one Loader per process role; `Loader.keep_only_for` is the one place that says
+what a sandboxed task may still see of what the process loaded before it.
 """
 
 from __future__ import annotations
@@ -18,9 +26,11 @@ import json
 import linecache
 import logging
 import os
+import re
 import stat
 import sys
 import types
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # jsonschema (imported by nbformat) builds an IRI grammar at import time when rfc3987_syntax is
@@ -29,44 +39,65 @@ from pathlib import Path
 if "jsonschema" not in sys.modules:
     sys.modules.setdefault("rfc3987_syntax", None)
 
-import nbformat  # noqa: E402
+import nbformat  # noqa: E402 - after the jsonschema start-up fix above
 
-from .paths import REPO_ROOT, lesson_dirs, lesson_id, lesson_notebook
+from .paths import REPO_ROOT, lesson_id  # noqa: E402
+from .reference import CompiledLessons  # noqa: E402
+from .source import Source, dependencies_for  # noqa: E402
+
+MAX_NOTEBOOK_BYTES = 100 << 20
+REFERENCE_ENV = "GPT_COURSE_REFERENCE"  # a compiled reference file, set for jailed kernels (jail/kernel.py)
 
 # Set while a lesson is being loaded: where nested load_lesson() calls look, and what they loaded.
-_deps: contextvars.ContextVar[tuple[str, dict] | None] = contextvars.ContextVar("_deps", default=None)
+_outer: contextvars.ContextVar[tuple[Loader, object, dict] | None] = contextvars.ContextVar("_outer", default=None)
 
 
 class LessonLoadError(Exception):
     """A notebook that cannot be loaded; the message names the file and the cell."""
 
 
-MAX_NOTEBOOK_BYTES = 100 << 20
-# Reference lessons the grader loaded once for its sandboxed children: {(source, lesson id): module}
-# (or the LessonLoadError to raise). See preload(); nested load_lesson() calls look here first.
-_preloaded: dict[tuple[str, str], types.ModuleType | LessonLoadError] = {}
-_read_cache: dict[str, tuple[tuple[int, int], object]] = {}
+@dataclass
+class CellError:
+    """A solution cell that did not parse or raised while loading; `defines` are the names it was to define."""
+    index: int
+    problem: str  # "01_chars.ipynb, cell 5: SyntaxError on line 2: '(' was never closed"
+    defines: set[str] = field(default_factory=set)
+
+
+_DEFINES = re.compile(r"^(?:async\s+def|def|class)\s+(\w+)|^(\w+)\s*(?::[^=]+)?=(?!=)", re.MULTILINE)
+
+
+def defined_names(source: str) -> set[str]:
+    """Top-level names a cell's source defines (def, class, plain assignment), read without running it."""
+    return {a or b for a, b in _DEFINES.findall(source)}
+
+
+def cell_kind(cell) -> str | None:
+    """'solution', 'setup' or None (demo, markdown, check) for a notebook cell."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return None
+    meta = cell.get("metadata", {})
+    meta = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
+    meta = meta if isinstance(meta, dict) else {}
+    if meta.get("solution"):
+        return "solution"
+    if meta.get("locked") and not meta.get("grade"):
+        return "setup"
+    return None
+
+
+def cell_text(cell) -> str:
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else source
+    return source if isinstance(source, str) else ""
 
 
 def definition_cells(nb) -> list[tuple[int, str]]:
     """(index, source) of the cells that define a lesson, in notebook order."""
-    cells = []
-    for index, cell in enumerate(nb.cells):
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-            continue
-        meta = cell.get("metadata", {})
-        meta = meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
-        meta = meta if isinstance(meta, dict) else {}
-        source = cell.get("source", "")
-        source = "".join(source) if isinstance(source, list) else source
-        if not isinstance(source, str):
-            continue
-        if meta.get("solution") or (meta.get("locked") and not meta.get("grade")):
-            cells.append((index, source))
-    return cells
+    return [(index, cell_text(cell)) for index, cell in enumerate(nb.cells) if cell_kind(cell)]
 
 
-def _strip_magics(source: str) -> str:
+def strip_magics(source: str) -> str:
     # `%matplotlib inline` or `!pip install` mean nothing outside Jupyter; keep line numbers intact.
     return "\n".join(
         "pass  # " + line.strip() if line.lstrip().startswith(("%", "!")) else line
@@ -74,43 +105,8 @@ def _strip_magics(source: str) -> str:
     )
 
 
-def read_notebook(path: Path):
-    """Read a notebook with nbformat, turning every way it can be broken into one clear error.
-
-    The result is kept while the file is unchanged, so the grader reads each notebook once and its
-    children (forked) get it for free.
-    """
-    path = Path(path)
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise LessonLoadError(f"{path}: file not found") from None
-    except OSError as err:
-        raise LessonLoadError(f"{path}: cannot be read ({err.strerror or err})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise LessonLoadError(f"{path}: is a folder, not a notebook file")
-    if not stat.S_ISREG(info.st_mode):
-        raise LessonLoadError(f"{path}: is not a regular file (a pipe or a device?)")
-    if info.st_size == 0:
-        raise LessonLoadError(f"{path}: is empty (0 bytes): restore it from your backup or `git checkout`")
-    if info.st_size > MAX_NOTEBOOK_BYTES:
-        raise LessonLoadError(f"{path}: is larger than {MAX_NOTEBOOK_BYTES >> 20} MB: clear its outputs")
-    key, stamp = os.path.realpath(path), (info.st_mtime_ns, info.st_size)
-    if key in _read_cache and _read_cache[key][0] == stamp:
-        return _read_cache[key][1]
-    try:
-        with open(path, "rb") as f:
-            text = f.read().decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise LessonLoadError(f"{path}: cannot be read (not UTF-8 text: {err.reason})") from None
-    except OSError as err:
-        raise LessonLoadError(f"{path}: cannot be read ({err.strerror or err})") from None
-    nb = _parse_notebook(path, text)
-    _read_cache[key] = (stamp, nb)
-    return nb
-
-
-def _parse_notebook(path: Path, text: str):
+def parse_notebook(path: Path, text: str):
+    """A notebook from its JSON text, turning every way it can be broken into one clear error."""
     try:
         data = json.loads(text)
     except ValueError as err:
@@ -140,120 +136,6 @@ def _parse_notebook(path: Path, text: str):
     return nb
 
 
-def preload(lessons, source: str = "solutions") -> None:
-    """Load these lessons of `source` (with nested loads from it too) once, for later loads to reuse.
-
-    The grader does this for the reference lessons before forking a child: the child inherits them
-    and can run a later lesson's set-up cells while its sandbox hides solutions/. A lesson that fails
-    to load is remembered as its error.
-    """
-    for lid in lessons:
-        key = (str(source), lesson_id(lid))
-        if key not in _preloaded:
-            try:
-                _preloaded[key] = load_lesson(lid, source=source, deps=source)
-            except Exception as err:  # noqa: BLE001 - reported where the lesson is used
-                _preloaded[key] = LessonLoadError(f"the {source} version of lesson {key[1]} could not be loaded: {err}")
-
-
-def forget_other_notebooks(keep) -> None:
-    """Drop every parsed notebook read_notebook() kept, except `keep`'s."""
-    keep = os.path.realpath(keep)
-    for key in [k for k in _read_cache if k != keep]:
-        del _read_cache[key]
-
-
-def forget_preloaded(from_lesson: str) -> None:
-    """Drop preloaded lessons numbered from_lesson or later, and the cell sources linecache kept."""
-    dropped = {key: mod for key, mod in _preloaded.items() if key[1] >= from_lesson}
-    for key in dropped:
-        del _preloaded[key]
-    from .paths import source_dir
-
-    roots = {str(source_dir(key[0]).resolve()) for key in dropped} | {str((REPO_ROOT / "solutions").resolve())}
-    for filename in [f for f in linecache.cache if isinstance(f, str) and "#cell" in f]:
-        folder = Path(filename.rsplit("#cell", 1)[0]).parent
-        with contextlib.suppress(LookupError):
-            if str(folder.parent) in roots and lesson_id(folder.name) >= from_lesson:
-                del linecache.cache[filename]
-
-
-def _default_source() -> str:
-    """Where load_lesson looks when not told: the tree the current notebook is in."""
-    if os.environ.get("GPT_COURSE_SOURCE"):
-        return os.environ["GPT_COURSE_SOURCE"]
-    with contextlib.suppress(OSError):
-        if Path.cwd().resolve().is_relative_to(REPO_ROOT / "solutions"):
-            return "solutions"
-    return "lessons"
-
-
-def _resolve_deps(deps: str) -> str:
-    # "reference" means the instructor's solutions when they are here (they are not in a student
-    # release); without them the student's own earlier lessons are the best there is.
-    if deps == "reference":
-        return "solutions" if lesson_dirs("solutions") else "lessons"
-    return deps
-
-
-def load_lesson(lesson, source: str | os.PathLike | None = None,
-                deps: str | os.PathLike | None = None) -> types.ModuleType:
-    """Load a lesson notebook's definitions as a module.
-
-    lesson: "01", 1, "01_chars", or a path to an .ipynb file.
-    source: "lessons" (your notebooks), "solutions" (the reference), or a folder of lesson folders.
-            Default: the outer load's dependency source, else $GPT_COURSE_SOURCE, else the tree the
-            current working directory is in, else "lessons".
-    deps:   where this lesson's own load_lesson() calls look: a source as above, or "reference"
-            (solutions/ when present). Default: the same as source.
-    """
-    outer = _deps.get()
-    if source is None:
-        source = outer[0] if outer else _default_source()
-    source = _resolve_deps(str(source))
-    deps = _resolve_deps(str(deps)) if deps is not None else (outer[0] if outer else source)
-    if deps == source and not str(lesson).endswith(".ipynb"):
-        preloaded = _preloaded.get((source, lesson_id(lesson)))
-        if isinstance(preloaded, LessonLoadError):
-            raise preloaded
-        if preloaded is not None:
-            return preloaded
-    path = lesson_notebook(lesson, source)
-    cache = outer[1] if outer else {}
-
-    key = (str(path.resolve()), deps)
-    if key in cache:
-        return cache[key]
-
-    nb = read_notebook(path)
-    lid = lesson_id(path.parent.name if path.parent.name[:2].isdigit() else path.stem)
-    module = types.ModuleType(f"lesson{lid}", f"Definitions of {path}")
-    module.__file__ = str(path)
-    token = _deps.set((deps, cache))
-    try:
-        for index, source_text in definition_cells(nb):
-            filename = f"{path}#cell{index}"
-            code_text = _strip_magics(source_text)
-            linecache.cache[filename] = (len(code_text), None, code_text.splitlines(True), filename)
-            try:
-                # dont_inherit: this module's `from __future__ import annotations` must not turn the
-                # notebook's annotations into strings (@dataclass in a lesson needs real types).
-                code = compile(code_text, filename, "exec", dont_inherit=True)
-            except SyntaxError as err:
-                raise LessonLoadError(
-                    f"{path.name}, cell {index}: SyntaxError on line {err.lineno}: {err.msg}") from None
-            try:
-                exec(code, module.__dict__)
-            except LessonLoadError:
-                raise
-            except (Exception, SystemExit, KeyboardInterrupt) as err:  # a cell must not end the grader
-                raise LessonLoadError(f"{path.name}, cell {index}: {_describe(err)}") from err
-    finally:
-        _deps.reset(token)
-    cache[key] = module
-    return module
-
-
 def _describe(err: BaseException) -> str:
     if isinstance(err, SystemExit):
         return "exits the process (sys.exit/exit): remove that call"
@@ -264,3 +146,248 @@ def _describe(err: BaseException) -> str:
     except Exception:  # noqa: BLE001 - a student's exception whose str() fails
         message = ""
     return f"{err.__class__.__name__}: {message}" if message else err.__class__.__name__
+
+
+class Loader:
+    """Loads lessons as modules for one process: a student's kernel, the grader's worker, the capstone.
+
+    deps: where nested load_lesson() calls look when a load names none: a Source, the compiled
+    reference (CompiledLessons), or None for "the same place as the lesson itself".
+    """
+
+    def __init__(self, deps: Source | CompiledLessons | None = None,
+                 default_source: Source | CompiledLessons | None = None):
+        self.deps = deps
+        self.default_source = default_source or Source.parse("lessons")
+        self._kept: dict[tuple[str, str], types.ModuleType | LessonLoadError] = {}  # preloaded lessons
+        self._read: dict[str, tuple[tuple[int, int], object]] = {}  # parsed notebooks, by real path
+
+    # -- reading ----------------------------------------------------------------------------------
+
+    def read_notebook(self, path: Path):
+        """Read a notebook with nbformat; kept while the file is unchanged (children get it for free)."""
+        path = Path(path)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            raise LessonLoadError(f"{path}: file not found") from None
+        except OSError as err:
+            raise LessonLoadError(f"{path}: cannot be read ({err.strerror or err})") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise LessonLoadError(f"{path}: is a folder, not a notebook file")
+        if not stat.S_ISREG(info.st_mode):
+            raise LessonLoadError(f"{path}: is not a regular file (a pipe or a device?)")
+        if info.st_size == 0:
+            raise LessonLoadError(f"{path}: is empty (0 bytes): restore it from your backup or `git checkout`")
+        if info.st_size > MAX_NOTEBOOK_BYTES:
+            raise LessonLoadError(f"{path}: is larger than {MAX_NOTEBOOK_BYTES >> 20} MB: clear its outputs")
+        key, stamp = os.path.realpath(path), (info.st_mtime_ns, info.st_size)
+        if key in self._read and self._read[key][0] == stamp:
+            return self._read[key][1]
+        try:
+            with open(path, "rb") as f:
+                text = f.read().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise LessonLoadError(f"{path}: cannot be read (not UTF-8 text: {err.reason})") from None
+        except OSError as err:
+            raise LessonLoadError(f"{path}: cannot be read ({err.strerror or err})") from None
+        nb = parse_notebook(path, text)
+        self._read[key] = (stamp, nb)
+        return nb
+
+    # -- loading ----------------------------------------------------------------------------------
+
+    def load(self, lesson, source: Source | CompiledLessons | str | os.PathLike | None = None,
+             deps: Source | CompiledLessons | str | os.PathLike | None = None) -> types.ModuleType:
+        """Load a lesson's definitions as a module (see load_lesson)."""
+        outer = _outer.get()
+        if source is None:
+            source = outer[1] if outer else self.default_source
+        source = _as_source(source)
+        if deps is None:
+            deps = outer[1] if outer else (self.deps if self.deps is not None else source)
+        deps = _as_source(deps)
+        kept = self._kept.get((_key(source), lesson_id(lesson))) if not str(lesson).endswith(".ipynb") else None
+        if _key(deps) == _key(source) and kept is not None:
+            if isinstance(kept, LessonLoadError):
+                raise kept
+            return kept
+        cache = outer[2] if outer else {}
+        if isinstance(source, CompiledLessons) and not str(lesson).endswith(".ipynb"):
+            key = ("compiled", lesson_id(lesson))
+            if key not in cache:
+                cache[key] = self._exec_compiled(source, lesson_id(lesson), deps, cache)
+            return cache[key]
+        path = Path(lesson) if str(lesson).endswith(".ipynb") else source.notebook(lesson)
+        key = (str(path.resolve()), _key(deps))
+        if key not in cache:
+            cache[key] = self._exec_notebook(path, deps, cache)
+        return cache[key]
+
+    def _exec_notebook(self, path: Path, deps, cache: dict) -> types.ModuleType:
+        nb = self.read_notebook(path)
+        lid = lesson_id(path.parent.name if path.parent.name[:2].isdigit() else path.stem)
+        module = _new_module(lid, path)
+        token = _outer.set((self, deps, cache))
+        try:
+            for index, cell in enumerate(nb.cells):
+                kind = cell_kind(cell)
+                if kind is None:
+                    continue
+                filename = f"{path}#cell{index}"
+                code_text = strip_magics(cell_text(cell))
+                linecache.cache[filename] = (len(code_text), None, code_text.splitlines(True), filename)
+                problem = _run_cell(code_text, filename, module, f"{path.name}, cell {index}")
+                if problem is None:
+                    continue
+                if kind == "setup":
+                    raise LessonLoadError(problem[0]) from problem[1]
+                module.__cell_errors__.append(CellError(index, problem[0], defined_names(code_text)))
+        finally:
+            _outer.reset(token)
+        return module
+
+    def _exec_compiled(self, store: CompiledLessons, lid: str, deps, cache: dict) -> types.ModuleType:
+        module = _new_module(lid, Path(store.name(lid)))
+        token = _outer.set((self, deps, cache))
+        try:
+            for index, code in store.cells(lid):
+                try:
+                    exec(code, module.__dict__)
+                except LessonLoadError:
+                    raise
+                except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - reported as one line
+                    raise LessonLoadError(f"reference lesson {lid}, cell {index}: {_describe(err)}") from err
+        finally:
+            _outer.reset(token)
+        return module
+
+    def preload(self, lessons, source: Source | CompiledLessons) -> None:
+        """Load these lessons of `source` once, for later loads (and forked children) to reuse.
+
+        The grader's worker does this for the reference lessons before forking a task's child: the
+        child inherits them. A lesson that fails to load is remembered as its error.
+        """
+        source = _as_source(source)
+        for lid in lessons:
+            key = (_key(source), lesson_id(lid))
+            if key not in self._kept:
+                try:
+                    self._kept[key] = self.load(lid, source=source, deps=source)
+                except Exception as err:  # noqa: BLE001 - reported where the lesson is used
+                    self._kept[key] = LessonLoadError(f"the reference lesson {key[1]} could not be loaded: {err}")
+
+    def keep_only_for(self, lesson: str, notebook: Path | None) -> None:
+        """What a sandboxed task of `lesson` may still see, and nothing more.
+
+        Called in a task's child before student code runs: the preloaded lessons numbered `lesson`
+        and later (the reference of the very lesson being graded, or of lessons after it) are
+        dropped, so are notebooks parsed for other reasons and the cell sources linecache kept for
+        tracebacks (reference cells among them).
+        """
+        self._kept = {key: mod for key, mod in self._kept.items() if key[1] < lesson}
+        for store in {id(s): s for s in (self.deps, self.default_source) if isinstance(s, CompiledLessons)}.values():
+            store.lessons = {lid: cells for lid, cells in store.lessons.items() if lid < lesson}
+        keep = os.path.realpath(notebook) if notebook is not None else None
+        self._read = {k: v for k, v in self._read.items() if k == keep}
+        for filename in [f for f in linecache.cache if isinstance(f, str) and "#cell" in f]:
+            if keep is None or os.path.realpath(filename.rsplit("#cell", 1)[0]) != keep:
+                del linecache.cache[filename]
+        if "autograder.fixtures" in sys.modules:  # reference outputs a trusted caller may hold
+            sys.modules["autograder.fixtures"].forget()
+
+
+def _run_cell(code_text: str, filename: str, module, where: str):
+    """Compile and run one cell in the module; (one-line problem, exception) or None if it ran."""
+    try:
+        # dont_inherit: this module's `from __future__ import annotations` must not turn the
+        # notebook's annotations into strings (@dataclass in a lesson needs real types).
+        code = compile(code_text, filename, "exec", dont_inherit=True)
+    except SyntaxError as err:
+        return f"{where}: SyntaxError on line {err.lineno}: {err.msg}", err
+    try:
+        exec(code, module.__dict__)
+    except LessonLoadError as err:
+        return str(err), err
+    except (Exception, SystemExit, KeyboardInterrupt) as err:  # noqa: BLE001 - a cell must not end the grader
+        return f"{where}: {_describe(err)}", err
+    return None
+
+
+def _new_module(lid: str, path: Path) -> types.ModuleType:
+    module = types.ModuleType(f"lesson{lid}", f"Definitions of {path}")
+    module.__file__ = str(path)
+    module.__cell_errors__ = []
+    return module
+
+
+def _as_source(source) -> Source | CompiledLessons:
+    return source if isinstance(source, CompiledLessons) else Source.parse(source)
+
+
+def _key(source: Source | CompiledLessons) -> str:
+    return "compiled" if isinstance(source, CompiledLessons) else str(source.root)
+
+
+def why_missing(module: types.ModuleType, name: str) -> str:
+    """Why `name` is not in a loaded lesson: the broken cell that was to define it, if any."""
+    for error in getattr(module, "__cell_errors__", []):
+        if name in error.defines:
+            return f"{name} is not defined, because {error.problem}"
+    return f"{name} is not defined in the notebook (was its cell deleted or renamed?)"
+
+
+# -- the process's loader ---------------------------------------------------------------------------
+
+_current: Loader | None = None
+
+
+def current() -> Loader:
+    """This process's loader, made on first use from where it runs (see default_loader)."""
+    global _current
+    if _current is None:
+        _current = default_loader()
+    return _current
+
+
+def use(loader: Loader) -> Loader:
+    """Make `loader` this process's loader (the grader's worker does, before any notebook runs)."""
+    global _current
+    _current = loader
+    return loader
+
+
+def default_loader() -> Loader:
+    """A jailed kernel: the compiled reference it was handed. Elsewhere: the tree the notebook is in."""
+    compiled = os.environ.get(REFERENCE_ENV)
+    if compiled:
+        reference = CompiledLessons.read(compiled)
+        return Loader(deps=reference, default_source=reference)
+    with contextlib.suppress(OSError):
+        if Path.cwd().resolve().is_relative_to(REPO_ROOT / "solutions"):
+            return Loader(default_source=Source.parse("solutions"))
+    return Loader()
+
+
+def load_lesson(lesson, source: str | os.PathLike | Source | None = None,
+                deps: str | os.PathLike | Source | None = None) -> types.ModuleType:
+    """Load a lesson notebook's definitions as a module.
+
+    lesson: "01", 1, "01_chars", or a path to an .ipynb file.
+    source: "lessons" (your notebooks), "solutions" (the reference), or a folder of lesson folders.
+            Default: the outer load's dependency source, else the tree the current notebook is in
+            (solutions/ or lessons/).
+    deps:   where this lesson's own load_lesson() calls look: a source as above, or "reference"
+            (solutions/ when present, else the lesson's own source). Default: the same as source.
+    """
+    outer = _outer.get()
+    loader = outer[0] if outer else current()  # a nested load stays with the loader of the outer one
+    if str(deps) == "reference":
+        base = Source.parse(source) if source is not None else loader.default_source
+        deps = base if isinstance(base, CompiledLessons) else dependencies_for(base)
+    return loader.load(lesson, source=source, deps=deps)
+
+
+def read_notebook(path: Path):
+    """The current loader's read_notebook (cached parse of a notebook file)."""
+    return current().read_notebook(path)

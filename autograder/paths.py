@@ -1,4 +1,4 @@
-"""Where things live: the repository, the lesson notebooks, the data."""
+"""Where things live: the repository, the fixtures, the data (lesson folders: source.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = Path(__file__).resolve().parent / "fixtures"
 SHAKESPEARE = REPO_ROOT / "datasets" / "tinyshakespeare" / "input.txt"
-SOURCES = ("lessons", "solutions")
 
 
 class LessonNotFound(LookupError):
@@ -25,34 +24,18 @@ def lesson_id(name: str | int | os.PathLike) -> str:
     return f"{int(match.group(1)):02d}"
 
 
-def source_dir(source: str | os.PathLike) -> Path:
-    """'lessons' / 'solutions' / any folder of NN_slug lesson folders."""
-    if str(source) in SOURCES:
-        return REPO_ROOT / str(source)
-    return Path(source)
+def lesson_dirs(source="lessons") -> dict[str, Path]:
+    """{'01': <source>/01_chars, ...}: shorthand for Source.parse(source).lessons()."""
+    from .source import Source
+
+    return Source.parse(source).lessons()
 
 
-def lesson_dirs(source: str | os.PathLike = "lessons") -> dict[str, Path]:
-    """{'01': <source>/01_chars, ...} for every lesson folder in a source."""
-    root = source_dir(source)
-    if not root.is_dir():
-        return {}
-    found = {}
-    for child in sorted(root.iterdir()):
-        if re.match(r"\d\d_", child.name) and child.is_dir():
-            found[child.name[:2]] = child
-    return found
+def lesson_notebook(lesson, source="lessons") -> Path:
+    """<source>/NN_slug/NN_slug.ipynb: shorthand for Source.parse(source).notebook(lesson)."""
+    from .source import Source
 
-
-def lesson_notebook(lesson: str | int | os.PathLike, source: str | os.PathLike = "lessons") -> Path:
-    """The notebook of a lesson: <source>/NN_slug/NN_slug.ipynb (or a path given directly)."""
-    if str(lesson).endswith(".ipynb"):
-        return Path(lesson)
-    lid = lesson_id(lesson)
-    folder = lesson_dirs(source).get(lid)
-    if folder is None:
-        raise LessonNotFound(f"no lesson {lid} in {source_dir(source)}")
-    return folder / f"{folder.name}.ipynb"
+    return Source.parse(source).notebook(lesson)
 
 
 def read_tinyshakespeare() -> str:

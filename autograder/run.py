@@ -1,7 +1,7 @@
 """Run one task's exercise on student code, then judge the outputs: the steps every check shares.
 
-`make grade` runs `run_exercise` in an isolated child process (sandbox.py); a notebook's check cell
-runs it in the kernel (check.py). Both then call the same `judge`, so they give the same verdict.
+`run_exercise` runs in a jailed child process (jail/child.py), whether `make grade`, nbgrader or a
+notebook's check cell asked; `judge` runs in the trusted caller. So every path gives the same verdict.
 """
 
 from __future__ import annotations
@@ -68,13 +68,19 @@ def describe_exception(err: BaseException) -> str:
     return text + where_in_notebook(err.__traceback__)
 
 
-def run_exercise(task: Task, lookup: Callable[[str], Any]) -> Outcome:
-    """Call the task's exercise with the student's names; never raises."""
+def not_defined(name: str) -> str:
+    return f"{name} is not defined in the notebook (was its cell deleted or renamed?)"
+
+
+def run_exercise(task: Task, lookup: Callable[[str], Any], missing: Callable[[str], str] = not_defined) -> Outcome:
+    """Call the task's exercise with the student's names; never raises.
+
+    missing(name) says why a name the exercise needs is not there (loader.why_missing names the
+    broken cell that was to define it)."""
     try:
         names = {name: lookup(name) for name in task.uses}
     except KeyError as err:
-        name = err.args[0] if err.args else "?"
-        return Outcome("error", reason=f"{name} is not defined in the notebook (was its cell deleted or renamed?)")
+        return Outcome("error", reason=missing(err.args[0] if err.args else "?"))
     try:
         with torch.random.fork_rng(devices=[]):  # a check never changes the caller's random state
             value = task.exercise(**names)

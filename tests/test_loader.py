@@ -6,6 +6,7 @@ import nbformat
 import pytest
 
 from autograder import LessonLoadError, load_lesson
+from autograder.loader import why_missing
 from autograder.paths import lesson_notebook
 
 REFERENCE = lesson_notebook("01", "solutions")
@@ -43,13 +44,41 @@ def test_invalid_json_names_the_file(tmp_path):
         load_lesson(target)
 
 
-def test_syntax_error_names_the_cell(tmp_path):
+def replace_cell(target, grade_id, source) -> int:
+    nb = nbformat.read(target, as_version=4)
+    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    nb.cells[index].source = source
+    nbformat.write(nb, target)
+    return index
+
+
+def test_a_syntax_error_costs_only_what_its_cell_defines(tmp_path):
+    target = copy_lesson(tmp_path)
+    index = replace_cell(target, "encode", "def encode(text, stoi):\n    return [stoi[c] for c in text")
+    lesson = load_lesson(target)
+    assert not hasattr(lesson, "encode")
+    assert lesson.decode([0, 1], {0: "h", 1: "i"}) == "hi"  # the cells after it still ran
+    assert why_missing(lesson, "encode").startswith(f"encode is not defined, because 01_chars.ipynb, cell {index}: "
+                                                    "SyntaxError on line 2")
+    assert "deleted or renamed" in why_missing(lesson, "nothing_like_it")
+
+
+def test_a_solution_cell_that_raises_keeps_what_it_defined_before(tmp_path):
+    target = copy_lesson(tmp_path)
+    replace_cell(target, "encode", "def encode(text, stoi):\n    return [stoi[c] for c in text]\n\nprint(undefined_name)")
+    lesson = load_lesson(target)
+    assert lesson.encode("ih", {"h": 0, "i": 1}) == [1, 0]  # as in a kernel: the def ran before the error
+    assert "NameError" in lesson.__cell_errors__[0].problem
+
+
+def test_a_broken_set_up_cell_fails_the_lesson(tmp_path):
     target = copy_lesson(tmp_path)
     nb = nbformat.read(target, as_version=4)
-    index = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == "encode")
-    nb.cells[index].source = "def encode(text, stoi):\n    return [stoi[c] for c in text"
+    setup = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("locked")
+                 and not c.metadata["nbgrader"].get("grade"))
+    setup.source += "\nraise RuntimeError('set-up broke')"
     nbformat.write(nb, target)
-    with pytest.raises(LessonLoadError, match=rf"cell {index}\b.*SyntaxError"):
+    with pytest.raises(LessonLoadError, match="set-up broke"):
         load_lesson(target)
 
 

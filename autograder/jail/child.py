@@ -1,0 +1,212 @@
+"""A task's child: the one process that runs student code, forked by the worker for one job.
+
+Before any student code runs it puts itself in its own process group, keeps no descriptor but the
+pipe to its worker, closes stdin (input() fails at once), sends Python and C-level output to a
+capped buffer, limits its memory, file sizes and processes, forgets what the worker loaded that this
+task must not see (Loader.keep_only_for), and enters Landlock. Then it loads the notebook, runs the
+job and writes one framed message of plain data to its pipe. The worker adds nothing to that
+message and judges nothing: the trusted grader does, outside the jail.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import sys
+import tempfile
+import types
+from dataclasses import asdict, dataclass
+
+import torch
+
+from . import landlock
+from .frames import OUTPUT_LIMIT, frame
+from .limits import limit_child
+
+HIDDEN_VERDICTS = ("passed", "not started", "failed a hidden check")  # what a hidden job may report
+
+
+@dataclass
+class Job:
+    """One thing to run on student code. kind: "task" (a check's exercise on a notebook), "hidden"
+    (an instructor's hidden test cell on a notebook), or "namespace" (a check on the definitions of
+    the process the worker was forked from: a notebook's own kernel)."""
+    id: int
+    task: str
+    kind: str = "task"
+    notebook: str | None = None
+    timeout: float = 10.0
+    memory_gib: float = 2.0
+    hidden: str | None = None
+
+    @property
+    def lesson(self) -> str:
+        return self.task.split(".")[0]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Sandbox:
+    """What a child applies to itself: Landlock grants (empty readable = no Landlock) and its scratch."""
+    readable: list[str]
+    writable: list[str]
+    listable: list[str]
+    scratch: str
+    name: str  # "bwrap", "landlock" or "limits": the jail the worker runs in
+
+
+class _NoInput(io.TextIOBase):
+    """sys.stdin while grading: input() fails at once with a reason the student can act on."""
+
+    def readable(self):
+        return True
+
+    def read(self, *args):
+        from ..run import InputCalled
+
+        raise InputCalled()
+
+    readline = read
+
+
+def _c_level_output(scratch: str) -> int:
+    """Point fds 1 and 2 (C-level prints, subprocesses) at an unlinked file; return a fd to read it."""
+    handle, name = tempfile.mkstemp(prefix="output-", dir=scratch)
+    os.unlink(name)
+    for fd in (1, 2):
+        os.dup2(handle, fd)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return handle
+
+
+def _head_of_file(fd: int, limit: int) -> str:
+    size = os.fstat(fd).st_size
+    if not size:
+        return ""
+    text = os.pread(fd, limit, 0).decode("utf-8", "replace")
+    if size > limit:
+        text += f"\n... ({size - limit} more bytes of C-level output not shown)"
+    return text
+
+
+def _enter_landlock(sandbox: Sandbox) -> str:
+    if not sandbox.readable:
+        return ""
+    ruleset = landlock.make_ruleset(sandbox.readable, sandbox.writable, sandbox.listable)
+    if ruleset is not None and landlock.restrict_self(ruleset):
+        return f"landlock ABI {landlock.abi_version()}"
+    return ""
+
+
+def run(job: Job, send: int, loader, sandbox: Sandbox, namespace: dict | None = None) -> None:
+    """Everything above, then the outcome as one framed message, then exit. Never returns."""
+    try:
+        os.setpgid(0, 0)  # its own process group, so the worker can stop what it starts too
+        os.closerange(3, send)
+        os.closerange(send + 1, 1 << 16)
+        tempfile.tempdir = os.environ["TMPDIR"] = sandbox.scratch
+        output_fd = _c_level_output(sandbox.scratch)
+        sys.stdin = _NoInput()
+        limits = limit_child(job.memory_gib)
+        torch.set_num_threads(1)
+        loader.keep_only_for(job.lesson, job.notebook)
+        jail = " + ".join(x for x in (sandbox.name if sandbox.name != "limits" else "", _enter_landlock(sandbox),
+                                      limits) if x)
+        outcome = _outcome(job, loader, namespace)
+        c_output = _head_of_file(output_fd, OUTPUT_LIMIT)
+        output = outcome.output + ("\n" if outcome.output and c_output else "") + c_output
+        if job.kind == "hidden":
+            output = ""  # it may quote the hidden test: nothing of it leaves the jail
+        message = frame({"status": outcome.status, "value": outcome.value, "reason": outcome.reason,
+                         "output": output, "isolation": jail})
+        view = memoryview(message)
+        while view:
+            view = view[os.write(send, view):]
+    except BaseException:  # noqa: BLE001 - the worker reports a child that sent nothing
+        pass
+    finally:
+        os._exit(0)
+
+
+def _outcome(job: Job, loader, namespace: dict | None):
+    from ..loader import LessonLoadError, why_missing
+    from ..run import Outcome, captured_output, describe_exception, run_exercise
+    from ..tasks import get_task
+
+    task = get_task(job.task)
+    with captured_output(OUTPUT_LIMIT) as printed:
+        if job.kind == "namespace":
+            with_reference_dependencies(namespace, job.lesson, loader)
+            outcome = run_exercise(task, namespace.__getitem__)
+        else:
+            try:
+                module = loader.load(job.notebook, deps=loader.deps)
+            except LessonLoadError as err:
+                outcome = Outcome("error", reason=f"notebook could not be loaded: {err}")
+            except BaseException as err:  # noqa: BLE001 - anything the notebook's cells do
+                outcome = Outcome("error", reason=f"notebook could not be loaded: {describe_exception(err)}")
+            else:
+                if job.kind == "hidden":
+                    outcome = _hidden(job.hidden, module)
+                else:
+                    outcome = run_exercise(task, module.__dict__.__getitem__,
+                                           missing=lambda name: why_missing(module, name))
+    outcome.output = printed.text()
+    return outcome
+
+
+def _hidden(code_text: str, module: types.ModuleType):
+    """Run an instructor's hidden test cell on the student's definitions: a verdict, never a quote."""
+    from ..run import Outcome
+
+    code = compile(code_text, "<hidden test>", "exec", dont_inherit=True)
+    namespace = dict(module.__dict__)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            exec(code, namespace)
+    except NotImplementedError:
+        return Outcome("not_started", reason="not started")
+    except NameError as err:
+        name = getattr(err, "name", None)
+        if isinstance(name, str) and name in code.co_names:  # only names the test itself uses
+            return Outcome("error", reason=f"name {name} is not defined")
+        return Outcome("error", reason=HIDDEN_VERDICTS[2])
+    except BaseException:  # noqa: BLE001 - assertion or anything else: the same short verdict
+        return Outcome("error", reason=HIDDEN_VERDICTS[2])
+    return Outcome("ok", value=HIDDEN_VERDICTS[0])
+
+
+_LESSON_MODULE = re.compile(r"lesson(\d\d)")
+
+
+def with_reference_dependencies(namespace: dict, lesson: str, loader) -> None:
+    """In a kernel's copy (this child's): earlier lessons' objects become the reference versions.
+
+    A notebook's set-up cell binds names from earlier lessons (`Block = L08.Block`): in the student's
+    kernel those are the student's own. `make grade` loads them from the reference, so a lesson is
+    judged on its own code only; this makes a check cell judge exactly the same way.
+    """
+    references = {}
+    for name, value in list(namespace.items()):
+        owner = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        match = _LESSON_MODULE.fullmatch(owner) if isinstance(owner, str) else None
+        if not match or match.group(1) >= lesson:
+            continue
+        lid = match.group(1)
+        if lid not in references:
+            try:
+                references[lid] = loader.load(lid, source=loader.deps, deps=loader.deps)
+            except Exception:  # noqa: BLE001 - no reference here: the student's own stays
+                references[lid] = None
+        reference = references[lid]
+        if reference is None:
+            continue
+        if isinstance(value, types.ModuleType):
+            namespace[name] = reference
+        elif hasattr(reference, getattr(value, "__name__", "")):
+            namespace[name] = getattr(reference, value.__name__)

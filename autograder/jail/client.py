@@ -1,0 +1,311 @@
+"""The grader's side of the jail: start a worker, hand it jobs and reference lessons, read outcomes.
+
+    isolation = choose("auto")                     # bwrap, else landlock, else limits
+    outcomes = run_jobs(jobs, isolation, readable=[submission], reference=Source.parse("solutions"))
+
+One worker per submission. Jobs run lesson by lesson; before a lesson's jobs the worker receives the
+compiled reference of the lessons *before* it, never more. Hidden tests run last, in a worker of
+their own whose printed output is thrown away. If a worker dies (a job killed it, or it stopped
+answering), the jobs it had not reported are run again one by one, each in a fresh worker, so only
+the job that did it fails. Only this process decides scores: the outcomes are plain data.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..reference import CompiledLessons
+from ..run import Outcome
+from . import bwrap, landlock, view
+from .child import HIDDEN_VERDICTS, Job, Sandbox
+from .frames import OUTPUT_LIMIT, RESULT_LIMIT, send_json, unframe
+from .limits import JAIL_PIDS, PidsCgroup
+from .worker import GROUP_DONE
+
+STARTUP_SECONDS = 60.0  # a worker's start (imports, reference lessons) before its first job's clock runs
+MODES = ("bwrap", "landlock", "limits")
+
+
+class JailUnavailable(RuntimeError):
+    """The jail asked for cannot be built here; the message says what to install or pass."""
+
+
+@dataclass(frozen=True)
+class Isolation:
+    name: str  # "bwrap", "landlock" or "limits"
+    detail: str  # one line for reports
+
+    def __str__(self) -> str:
+        return self.detail
+
+
+def choose(wanted: str = "auto") -> Isolation:
+    """The strongest jail this machine offers ("auto"), or exactly `wanted` (JailUnavailable if not)."""
+    if wanted not in ("auto", *MODES):
+        raise JailUnavailable(f"unknown jail {wanted!r}: choose auto, {', '.join(MODES)}")
+    ok, why = bwrap.usable() if wanted in ("auto", "bwrap") else (False, "")
+    abi = landlock.abi_version()
+    cgroup = "pids cgroup" if os.geteuid() == 0 else "rlimits"
+    if ok:
+        return Isolation("bwrap", f"bubblewrap ({why}: mount, PID, network, IPC, user namespaces; "
+                                  f"{cgroup}, {JAIL_PIDS} processes)" + (f"; Landlock ABI {abi}" if abi else ""))
+    if wanted == "bwrap":
+        raise JailUnavailable(why)
+    if abi and wanted in ("auto", "landlock"):
+        return Isolation("landlock", f"Landlock ABI {abi} and resource limits (no bubblewrap: {why or 'not asked'})")
+    if wanted == "landlock":
+        raise JailUnavailable("Landlock is not available here (it needs Linux 5.13+ with Landlock enabled)")
+    return Isolation("limits", "resource limits only: student code can read files the grader can "
+                               "(no bubblewrap, no Landlock)")
+
+
+def decode(payload: bytes, job: Job) -> Outcome:
+    """An outcome from a child's bytes; anything malformed is the student's failure, not ours."""
+    try:
+        result = unframe(payload)
+    except Exception:  # noqa: BLE001 - a child can write anything into its pipe
+        return Outcome("error", reason="sent back unreadable results (did the code write to a pipe or exit early?)")
+    status, reason, output = result["status"], result.get("reason", "")[:500], result.get("output", "")
+    if status == "error" and reason.startswith("ran out of memory"):
+        reason = f"used more than {job.memory_gib:g} GiB of memory"
+    if len(output) > 2 * OUTPUT_LIMIT + 200:
+        output = output[: 2 * OUTPUT_LIMIT] + "\n... (output cut)"
+    if job.kind == "hidden":  # a fixed verdict, never the child's words
+        output = ""
+        if status == "error" and not (reason == HIDDEN_VERDICTS[2] or reason.startswith("name ")):
+            reason = HIDDEN_VERDICTS[2]
+    return Outcome(status, result.get("value") if status == "ok" else None, reason, output)
+
+
+class Worker:
+    """One worker process (in bubblewrap or not) and the pipes to it."""
+
+    def __init__(self, isolation: Isolation, readable, parallel: int):
+        self.isolation = isolation
+        self.sent: set[str] = set()
+        control_r, self.control = os.pipe()
+        self.results, results_w = os.pipe()
+        argv = [sys.executable, "-m", "autograder.jail.worker", "--control", str(control_r),
+                "--results", str(results_w)]
+        readable = [Path(p) for p in readable]
+        self.cgroup = None
+        if isolation.name == "bwrap":
+            self.scratch_host = None
+            scratch = "/tmp/scratch"
+            argv = bwrap.command(argv, readable=readable, as_pid_1=True,
+                                 env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+            sandbox = Sandbox(["/"], ["/tmp"], [], scratch, "bwrap")
+            env, cwd = None, None
+        else:
+            self.scratch_host = tempfile.mkdtemp(prefix="gpt-course-scratch-")
+            scratch = os.path.join(self.scratch_host, "tmp")
+            os.makedirs(os.path.join(self.scratch_host, "home"))
+            env = bwrap.jail_environment({"TMPDIR": scratch, "HOME": os.path.join(self.scratch_host, "home"),
+                                          "MPLCONFIGDIR": os.path.join(self.scratch_host, "home", ".mpl")})
+            env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+            cwd = self.scratch_host
+            grants = [str(p) for p in view.readable(readable)] if isolation.name == "landlock" else []
+            sandbox = Sandbox(grants, [self.scratch_host], [str(p) for p in view.listable()], scratch,
+                              isolation.name)
+        if isolation.name != "limits":
+            self.cgroup = PidsCgroup.create()
+            if self.cgroup:
+                argv = self.cgroup.trampoline(argv)
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(argv, pass_fds=(control_r, results_w), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=self.stderr, env=env, cwd=cwd)
+        os.close(control_r)
+        os.close(results_w)
+        os.set_blocking(self.results, False)
+        self.buffer = bytearray()
+        send_json(self.control, {"sandbox": sandbox.__dict__, "parallel": parallel})
+
+    def give(self, reference: CompiledLessons) -> None:
+        new = reference.only([lid for lid in reference.ids() if lid not in self.sent])
+        if new.ids():
+            send_json(self.control, {"type": "reference", "data": base64.b64encode(new.to_bytes()).decode()})
+            self.sent.update(new.ids())
+
+    def run(self, jobs: list[Job]) -> dict[int, bytes]:
+        """Payloads of the jobs the worker reported (all of them, unless it died or stalled)."""
+        send_json(self.control, {"type": "jobs", "jobs": [job.to_dict() for job in jobs]})
+        deadline = time.monotonic() + STARTUP_SECONDS + sum(job.timeout + 5 for job in jobs)
+        done: dict[int, bytes] = {}
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([self.results], [], [], min(1.0, max(0.0, deadline - time.monotonic())))
+            if not ready:
+                if self.process.poll() is not None:
+                    break
+                continue
+            try:
+                chunk = os.read(self.results, 1 << 20)
+            except BlockingIOError:
+                continue
+            if not chunk:
+                break
+            self.buffer += chunk
+            while len(self.buffer) >= 16:
+                job_id, size = struct.unpack("<QQ", self.buffer[:16])
+                if size > RESULT_LIMIT + 64:
+                    return done  # not our worker's behaviour: treat it as dead
+                if len(self.buffer) < 16 + size:
+                    break
+                payload = bytes(self.buffer[16:16 + size])
+                del self.buffer[:16 + size]
+                if job_id == GROUP_DONE:
+                    return done
+                done[job_id] = payload
+        return done
+
+    def problem(self) -> str:
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
+        return lines[-1][:300] if lines else ""
+
+    def close(self) -> None:
+        for fd in (self.control, self.results):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self.cgroup:
+            self.cgroup.remove()
+        if self.scratch_host:
+            shutil.rmtree(self.scratch_host, ignore_errors=True)
+        self.stderr.close()
+
+
+def run_jobs(jobs: list[Job], isolation: Isolation, *, readable=(), reference: CompiledLessons | None = None,
+             parallel: int | None = None) -> dict[int, Outcome]:
+    """Run the jobs in jails; {job id: outcome}. `reference`: compiled lessons later lessons build on."""
+    parallel = parallel or max(1, min(4, os.cpu_count() or 1))
+    reference = reference or CompiledLessons()
+    outcomes: dict[int, Outcome] = {}
+    visible = sorted((j for j in jobs if j.kind != "hidden"), key=lambda j: j.lesson)
+    hidden = sorted((j for j in jobs if j.kind == "hidden"), key=lambda j: j.lesson)
+    for batch in (visible, hidden):
+        if batch:
+            outcomes.update(_run_batch(batch, isolation, readable, reference, parallel))
+    return outcomes
+
+
+def _groups(jobs: list[Job]) -> list[list[Job]]:
+    groups: list[list[Job]] = []
+    for job in jobs:
+        if groups and groups[-1][0].lesson == job.lesson:
+            groups[-1].append(job)
+        else:
+            groups.append([job])
+    return groups
+
+
+def _run_batch(jobs, isolation, readable, reference, parallel, retry: bool = True) -> dict[int, Outcome]:
+    outcomes, unreported = {}, []
+    worker = Worker(isolation, readable, parallel)
+    try:
+        for group in _groups(jobs):
+            if unreported:  # the worker died: the rest runs after, one job per fresh worker
+                unreported += group
+                continue
+            worker.give(reference.only([lid for lid in reference.ids() if lid < group[0].lesson]))
+            payloads = worker.run(group)
+            for job in group:
+                if job.id in payloads:
+                    outcomes[job.id] = decode(payloads[job.id], job)
+                else:
+                    unreported.append(job)
+        problem = worker.problem() if unreported else ""
+    finally:
+        worker.close()
+    if unreported and retry and len(jobs) > 1:
+        for job in unreported:
+            outcomes.update(_run_batch([job], isolation, readable, reference, 1, retry=False))
+    elif unreported:
+        why = "stopped the grading worker (did it kill its parent or exhaust the process limit?)"
+        if problem.startswith("bwrap:"):
+            why = f"could not be graded: the jail failed to start ({problem})"
+        for job in unreported:
+            outcomes[job.id] = Outcome("error", reason=why)
+    return outcomes
+
+
+def run_forked(jobs: list[Job], *, loader, namespace: dict | None = None, readable=()) -> dict[int, Outcome]:
+    """Run jobs in a worker forked from this process (it inherits `namespace`, the loader, the tasks).
+
+    A notebook's check cell grades the definitions in its own kernel this way: same worker, same
+    children, same limits and Landlock as a jailed worker, without bubblewrap (the kernel's
+    definitions exist only in its memory). Also used by tests that grade tasks of their own.
+    """
+    import signal
+
+    from .worker import Supervisor, harden_self
+
+    abi = landlock.abi_version()
+    scratch_host = tempfile.mkdtemp(prefix="gpt-course-scratch-")
+    scratch = os.path.join(scratch_host, "tmp")
+    os.makedirs(scratch)
+    grants = [str(p) for p in view.readable(readable)] if abi else []
+    sandbox = Sandbox(grants, [scratch_host], [str(p) for p in view.listable()], scratch,
+                      "landlock" if abi else "limits")
+    receive, send = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the worker: never returns
+        try:
+            os.close(receive)
+            harden_self()
+            os.setpgid(0, 0)
+
+            def emit(job_id: int, payload: bytes) -> None:
+                from .frames import tagged
+
+                view_ = memoryview(tagged(job_id, payload))
+                while view_:
+                    view_ = view_[os.write(send, view_):]
+
+            Supervisor(loader, sandbox, 1, namespace).run(jobs, emit)
+        finally:
+            os._exit(0)
+    os.close(send)
+    data, deadline = bytearray(), time.monotonic() + sum(job.timeout + 5 for job in jobs) + 10
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([receive], [], [], 0.5)
+            if ready:
+                chunk = os.read(receive, 1 << 20)
+                if not chunk:
+                    break
+                data += chunk
+    finally:
+        os.close(receive)
+        for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+            try:
+                target()
+            except OSError:
+                pass
+        os.waitpid(pid, 0)
+        shutil.rmtree(scratch_host, ignore_errors=True)
+    outcomes, by_id = {}, {job.id: job for job in jobs}
+    while len(data) >= 16:
+        job_id, size = struct.unpack("<QQ", data[:16])
+        if len(data) < 16 + size or job_id not in by_id:
+            break
+        outcomes[job_id] = decode(bytes(data[16:16 + size]), by_id[job_id])
+        del data[:16 + size]
+    for job in jobs:
+        outcomes.setdefault(job.id, Outcome("error", reason="stopped the grading worker before it reported"))
+    return outcomes

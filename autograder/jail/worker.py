@@ -1,0 +1,267 @@
+"""The worker: the trusted process inside the jail that forks one child per job and watches it.
+
+The grader starts one worker per submission (`python -m autograder.jail.worker`, inside bubblewrap
+when it can). The worker imports torch once, receives the compiled reference lessons the next jobs
+may build on, and for each job forks a child (child.py) that runs the student's code. It enforces
+each job's time limit, kills the job's process group and any process the job left behind, and
+forwards the child's message, untouched, to the grader. It never runs student code itself.
+
+Inside bubblewrap the worker is the jail's PID 1: its children cannot kill it, orphans come back to
+it, and when it ends the kernel ends every process in the jail. Elsewhere it makes itself a child
+subreaper (Linux) to the same end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ctypes
+import os
+import select
+import signal
+import sys
+import time
+
+from .child import Job, Sandbox
+from .frames import RESULT_LIMIT, frame, receive_json, tagged
+
+GROUP_DONE = (1 << 64) - 1  # job id of the marker the worker sends after each group of jobs
+_PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
+SCRATCH_CAP = 256 << 20  # bytes of files all children may leave in a scratch folder on disk
+
+
+def exit_reason(status: int, memory_gib: float) -> str:
+    """One line for a child that ended without sending its outcome."""
+    if os.WIFSIGNALED(status):
+        sig = signal.Signals(os.WTERMSIG(status))
+        if sig == signal.SIGSEGV:
+            return "crashed the Python process (segmentation fault; very deep recursion?)"
+        if sig == signal.SIGKILL:
+            return f"was killed, probably for using more than {memory_gib:g} GiB of memory"
+        return f"was stopped by signal {sig.name}"
+    return "exited the process before finishing (os._exit or similar): remove that call"
+
+
+class _Running:
+    def __init__(self, job: Job, pid: int, fd: int):
+        self.job, self.pid, self.fd = job, pid, fd
+        self.deadline = time.monotonic() + job.timeout
+        self.data, self.overflow, self.status = bytearray(), False, None
+
+    def drain(self) -> None:
+        while not self.overflow:
+            try:
+                chunk = os.read(self.fd, 1 << 20)
+            except (BlockingIOError, OSError):
+                return
+            if not chunk:
+                return
+            if len(self.data) + len(chunk) > RESULT_LIMIT + 8:
+                self.overflow = True
+                return
+            self.data += chunk
+
+
+class Supervisor:
+    """Runs jobs in forked children, `parallel` at a time; emit(job id, payload) for each."""
+
+    def __init__(self, loader, sandbox: Sandbox, parallel: int = 2, namespace: dict | None = None):
+        self.loader, self.sandbox, self.parallel, self.namespace = loader, sandbox, max(1, parallel), namespace
+        self.statuses: dict[int, int] = {}  # exit statuses reaped early (waitpid(-1) takes any child)
+        self._checked_scratch = 0.0
+
+    def run(self, jobs: list[Job], emit) -> None:
+        queue, running = list(jobs), {}
+        try:
+            while queue or running:
+                while queue and len(running) < self.parallel:
+                    job = queue.pop(0)
+                    child = self._start(job)
+                    running[child.pid] = child
+                now = time.monotonic()
+                wait = max(0.0, min(0.05, min(c.deadline for c in running.values()) - now))
+                ready, _, _ = select.select([c.fd for c in running.values()], [], [], wait)
+                for child in running.values():
+                    if child.fd in ready:
+                        child.drain()
+                self._reap()
+                over_disk = self._scratch_full()
+                for pid, child in list(running.items()):
+                    ended = pid in self.statuses
+                    if ended or child.overflow:
+                        payload = self._finish(child)
+                    elif time.monotonic() >= child.deadline or over_disk:
+                        child.drain()
+                        reason = (f"wrote more than {SCRATCH_CAP >> 20} MiB of files" if over_disk else
+                                  f"timed out after {child.job.timeout:g} s (an infinite loop?)")
+                        payload = frame({"status": "error", "value": None, "reason": reason, "output": "",
+                                         "isolation": ""})
+                    else:
+                        continue
+                    self._stop(child)
+                    del running[pid]
+                    emit(child.job.id, payload)
+                    self._kill_strays(running)
+        finally:
+            for child in running.values():
+                self._stop(child)
+
+    def _start(self, job: Job) -> _Running:
+        from . import child as child_module
+
+        receive, send = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns
+            os.close(receive)
+            child_module.run(job, send, self.loader, self.sandbox, self.namespace)
+        os.close(send)
+        os.set_blocking(receive, False)
+        return _Running(job, pid, receive)
+
+    def _finish(self, child: _Running) -> bytes:
+        child.drain()
+        if child.overflow:
+            return frame({"status": "error", "value": None, "output": "", "isolation": "",
+                          "reason": f"returned more than {RESULT_LIMIT >> 20} MiB of outputs"})
+        if child.data:
+            return bytes(child.data)
+        deadline = time.monotonic() + 5
+        while child.pid not in self.statuses and time.monotonic() < deadline:
+            self._reap()
+            time.sleep(0.01)
+        status = self.statuses.get(child.pid, 0)
+        return frame({"status": "error", "value": None, "output": "", "isolation": "",
+                      "reason": exit_reason(status, child.job.memory_gib)})
+
+    def _stop(self, child: _Running) -> None:
+        for target in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
+            try:
+                target()
+            except OSError:
+                pass
+        if child.pid not in self.statuses:
+            try:
+                os.waitpid(child.pid, 0)
+            except ChildProcessError:
+                pass
+        self.statuses.pop(child.pid, None)
+        os.close(child.fd)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            self.statuses[pid] = status
+
+    def _kill_strays(self, running: dict) -> None:
+        """Kill processes a finished job left behind (they came back to us: PID 1 or subreaper)."""
+        for pid in _children_of(os.getpid()):
+            if pid not in running:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+        self._reap()
+        for pid in [p for p in self.statuses if p not in running]:
+            del self.statuses[pid]
+
+    def _scratch_full(self) -> bool:
+        """Outside bubblewrap the scratch folder is on the real disk: watch how much it holds."""
+        if self.sandbox.name == "bwrap" or time.monotonic() - self._checked_scratch < 0.5:
+            return False
+        self._checked_scratch = time.monotonic()
+        total, seen = 0, 0
+        for folder, _, files in os.walk(self.sandbox.scratch):
+            for name in files:
+                seen += 1
+                try:
+                    total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+                except OSError:
+                    continue
+                if total > SCRATCH_CAP or seen > 100_000:
+                    return True
+        return False
+
+
+def _children_of(parent: int) -> list[int]:
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for name in entries:
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat", "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rfind(b")") + 2:].split()
+            if len(fields) > 1 and int(fields[1]) == parent:
+                found.append(int(name))
+    return found
+
+
+def harden_self() -> None:
+    """The worker's own protections: not dumpable (no ptrace, no /proc/pid/mem), orphans come back to it."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
+        if os.getpid() != 1:
+            libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.jail.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--control", type=int, required=True, help="fd to read the grader's messages from")
+    parser.add_argument("--results", type=int, required=True, help="fd to write outcomes to")
+    args = parser.parse_args(argv)
+    harden_self()
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+
+    import torch
+
+    from .. import run  # noqa: F401 - imported before any child: children need not find modules
+    from ..loader import Loader, use
+    from ..reference import CompiledLessons
+    from ..tasks import all_tasks
+
+    torch.set_num_threads(1)
+    all_tasks()
+    config = receive_json(args.control)
+    sandbox = Sandbox(**config["sandbox"])
+    os.makedirs(sandbox.scratch, exist_ok=True)
+    os.environ["TMPDIR"] = sandbox.scratch
+    reference = CompiledLessons()
+    loader = use(Loader(deps=reference, default_source=reference))
+    supervisor = Supervisor(loader, sandbox, config.get("parallel", 2))
+
+    def emit(job_id: int, payload: bytes) -> None:
+        view = memoryview(tagged(job_id, payload))
+        while view:
+            view = view[os.write(args.results, view):]
+
+    while True:
+        try:
+            message = receive_json(args.control)
+        except EOFError:
+            return 0
+        if message["type"] == "reference":
+            reference.add(CompiledLessons.from_bytes(base64.b64decode(message["data"])))
+            loader.preload(reference.ids(), reference)
+        elif message["type"] == "jobs":
+            supervisor.run([Job(**job) for job in message["jobs"]], emit)
+            emit(GROUP_DONE, b"")
+        else:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""The course's glue to nbgrader: commands, configuration and plug-ins, one per file.
+
+Release (generate_assignment):
+  task_stubs.TaskStubs                       stubs name their task: NotImplementedError("01.encode: <hint>")
+Autograde, sanitize steps:
+  restore_deleted_cells.RestoreDeletedCells  a deleted locked cell comes back from the gradebook
+  flag_edited_cells.FlagEditedCells          records locked cells a student edited or deleted
+Autograde, steps:
+  skip_demo_cells.SkipDemoCells              the kernel runs set-up, solution and check cells only
+  strip_hidden_tests.StripHiddenTests        hidden tests leave the notebook before it runs
+  jailed_execute.JailedExecute               nbgrader's Execute, with the kernel in the jail
+  grade_checks.GradeChecks                   check cells scored by the course's grader (hidden tests too)
+Feedback:
+  hide_hidden_tests.HideHiddenTests          no hidden test text in what students get back
+Collect:
+  lesson_file_collector.LessonFileCollector  zip_collect for files named <student>_<NN_slug>.ipynb
+
+commands.py runs nbgrader's command line and reads nbgrader_config.py; release.py is `make release`,
+instructor.py the instructor's targets (collect, autograde, feedback, export).
+"""

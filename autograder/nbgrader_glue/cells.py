@@ -1,0 +1,45 @@
+"""What the plug-ins need to know about a lesson notebook's cells: check cells and hidden tests."""
+
+from __future__ import annotations
+
+import re
+
+from nbformat import NotebookNode
+from nbgrader.preprocessors import ClearHiddenTests
+from nbgrader.utils import is_grade
+
+CHECK_CALL = re.compile(r"""^\s*check\(\s*["'](\d\d\.[\w.]+)["']\s*\)\s*$""", re.MULTILINE)
+_HIDDEN = ClearHiddenTests()  # nbgrader's own delimiters and region logic
+
+
+def check_task_id(cell) -> str | None:
+    """'01.encode' for a check cell `check("01.encode")` (hidden tests may surround it)."""
+    if cell.cell_type != "code" or not is_grade(cell):
+        return None
+    match = CHECK_CALL.search(cell.source)
+    return match.group(1) if match else None
+
+
+def without_hidden_tests(source: str) -> str:
+    """The source as released: nbgrader's ClearHiddenTests applied to it."""
+    cell = NotebookNode(cell_type="code", source=source, metadata={})
+    _HIDDEN._remove_hidden_test_region(cell)
+    return cell.source
+
+
+def hidden_code(source: str) -> str:
+    """The code inside a cell's hidden test regions (marker lines left out), in order."""
+    kept, inside = [], False
+    for line in source.split("\n"):
+        if _HIDDEN.begin_test_delimeter in line:
+            inside = True
+        elif _HIDDEN.end_test_delimeter in line:
+            inside = False
+        elif inside:
+            kept.append(line)
+    return "\n".join(kept)
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The non-blank lines of a cell's hidden tests, stripped (what must never reach a student)."""
+    return [line.strip() for line in hidden_code(source).split("\n") if line.strip()]

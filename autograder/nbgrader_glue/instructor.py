@@ -1,0 +1,367 @@
+"""Instructor glue around the real nbgrader command line (the Makefile's collect/autograde/feedback/export).
+
+Run from the course root (the folder holding nbgrader_config.py); everything is written under
+.nbgrader/ there. Each command is a thin wrapper over one nbgrader command:
+
+    python -m autograder.instructor collect FROM [--lesson NN]   # folder or .zip -> .nbgrader/submitted/
+    python -m autograder.instructor autograde [--lesson NN] [--student ID] [--force] [--unsafe]
+    python -m autograder.instructor feedback [--lesson NN]        # generate_feedback + hidden-test leak check
+    python -m autograder.instructor export                        # grades.csv, Gradescope results.json, report
+    python -m autograder.instructor report                        # scores, edited locked cells, ungradable files
+
+autograde refuses to run student code without the bubblewrap jail unless --unsafe (make autograde
+UNSAFE=1) is given: then the kernel runs as an ordinary process and the checks in the best jail
+this machine offers, and the report says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import codecs
+import html
+import json
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+
+from ..jail import bwrap
+from ..paths import lesson_id
+from ..report import results_json
+from ..run import Verdict
+from .cells import hidden_lines
+from .commands import FLAGS_KEY, course_config, nbgrader
+
+WORK = Path(".nbgrader")  # nbgrader's working folders, relative to the course root (see nbgrader_config.py)
+SUBMITTED, AUTOGRADED, FEEDBACK = WORK / "submitted", WORK / "autograded", WORK / "feedback"
+WITHHELD = WORK / "feedback-withheld"  # pages that failed the hidden-text check, for the instructor to see
+LESSON_DIR = re.compile(r"^\d\d_\w+$")
+
+
+class InstructorError(RuntimeError):
+    pass
+
+
+def gradebook():
+    from nbgrader.api import Gradebook
+
+    config = course_config()
+    return Gradebook(config["db_url"], config["course_id"])
+
+
+def run_nbgrader(*args: str, check: bool = True):
+    WORK.mkdir(exist_ok=True)  # nbgrader does not create the gradebook's folder
+    result = nbgrader(*args)
+    if check and result.returncode != 0:
+        raise InstructorError(f"nbgrader {args[0]} failed (exit code {result.returncode})")
+    return result
+
+
+def released_lessons() -> list[str]:
+    """Lesson folder names (NN_slug) released into lessons/ (nbgrader's release folder)."""
+    root = Path(course_config()["release"])
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and LESSON_DIR.match(p.name)) if root.is_dir() else []
+
+
+def lesson_names(lesson: str | None) -> list[str]:
+    names = released_lessons()
+    if lesson:
+        names = [n for n in names if n[:2] == lesson_id(lesson)]
+        if not names:
+            raise InstructorError(f"lesson {lesson} is not released in lessons/: run `make release LESSON={lesson}`")
+    return names
+
+
+def submitted_lessons() -> list[str]:
+    return sorted({p.name for p in SUBMITTED.glob("*/*") if p.is_dir()}) if SUBMITTED.is_dir() else []
+
+
+# --- collect -------------------------------------------------------------------------------------
+
+def copy_submitted_layout(root: Path) -> list[str]:
+    """Copy <root>/<student>/<NN_slug>/... into .nbgrader/submitted/; returns 'student/lesson' done."""
+    done = []
+    for folder in sorted(root.glob("*/*")):
+        if folder.is_dir() and LESSON_DIR.match(folder.name) and not folder.parent.name.startswith("."):
+            target = SUBMITTED / folder.parent.name / folder.name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(folder, target, symlinks=True)
+            done.append(f"{folder.parent.name}/{folder.name}")
+    return done
+
+
+def collect(source: Path, lesson: str | None = None) -> None:
+    if not source.exists():
+        raise InstructorError(f"{source}: no such file or folder")
+    if source.is_dir():
+        done = copy_submitted_layout(source)
+        if not done:
+            raise InstructorError(f"{source}: expected folders <student>/<NN_slug>/ with notebooks")
+        print(f"collected {len(done)} submission(s) into {SUBMITTED}: {', '.join(done)}")
+        return
+    if not zipfile.is_zipfile(source):
+        raise InstructorError(f"{source}: neither a folder nor a zip archive")
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(source) as archive:
+            archive.extractall(tmp)
+        done = copy_submitted_layout(Path(tmp))
+    if done:  # the archive already has nbgrader's submitted layout
+        print(f"collected {len(done)} submission(s) into {SUBMITTED}: {', '.join(done)}")
+        return
+    # Files named <student>_<NN_slug>.ipynb (an LMS download): nbgrader's zip_collect, per lesson.
+    for name in lesson_names(lesson):
+        archive_dir = WORK / "downloaded" / name / "archive"
+        if archive_dir.exists():
+            shutil.rmtree(archive_dir)
+        archive_dir.mkdir(parents=True)
+        shutil.copy2(source, archive_dir / source.name)
+        run_nbgrader("zip_collect", name, "--force")
+
+
+# --- autograde and report ------------------------------------------------------------------------
+
+def jail_options(unsafe: bool) -> list[str]:
+    """nbgrader options for the jail: bubblewrap, or (unsafe) an ordinary kernel and the best fallback."""
+    ok, why = bwrap.usable()
+    if ok:
+        return []
+    if not unsafe:
+        raise InstructorError(f"no jail for student code: {why}.\nStudent notebooks run code; grading them "
+                              f"without bubblewrap lets it reach this machine. Install bubblewrap, or "
+                              f"accept the risk with `make autograde UNSAFE=1`.")
+    print(f"warning: grading WITHOUT bubblewrap ({why}): the kernel runs as an ordinary process",
+          file=sys.stderr)
+    return ["--JailedExecute.jail=none", "--GradeChecks.jail=auto"]
+
+
+def autograde(lesson: str | None = None, student: str | None = None, force: bool = False,
+              unsafe: bool = False) -> int:
+    """nbgrader autograde for each lesson with submissions; a student's broken file does not stop the rest."""
+    names = [n for n in lesson_names(lesson) if n in submitted_lessons()]
+    if not names:
+        raise InstructorError(f"nothing to grade in {SUBMITTED}: run `make collect FROM=...` first")
+    options = jail_options(unsafe)
+    for name in names:
+        args = ["autograde", name, *(["--student", student] if student else []), *(["--force"] if force else []),
+                *options]
+        run_nbgrader(*args, check=False)  # non-zero when some submission failed: the report names it
+    rows = report_rows()
+    print(format_report(rows))
+    graded = [r for r in rows if r["graded"]]
+    return 0 if graded else 1
+
+
+def notebook_problem(path: Path) -> str:
+    """Why a submitted notebook could not be graded, in one line."""
+    try:
+        nbformat.read(path, as_version=4)
+    except Exception as err:  # noqa: BLE001 - any way a file can fail to be a notebook
+        first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
+        return f"not a valid notebook ({first[:120]})"
+    return "autograde failed (see nbgrader's log above)"
+
+
+def graded_record(student: str, name: str, notebook: str) -> dict | None:
+    """What GradeChecks recorded in an autograded notebook (verdicts, jail, flags), or None."""
+    path = AUTOGRADED / student / name / f"{notebook}.ipynb"
+    if not path.exists():
+        return None
+    return nbformat.read(path, as_version=4).metadata.get(FLAGS_KEY, {})
+
+
+def report_rows() -> list[dict]:
+    """One row per submitted lesson notebook: score, edited locked cells, or why it was not graded."""
+    from nbgrader.api import MissingEntry
+
+    rows = []
+    with gradebook() as gb:
+        for folder in sorted(SUBMITTED.glob("*/*")):
+            student, name = folder.parent.name, folder.name
+            for notebook in sorted(folder.glob("*.ipynb")):
+                row = {"student": student, "lesson": name, "notebook": notebook.stem, "graded": False,
+                       "score": 0.0, "max_score": 0.0, "edited_locked_cells": [], "problem": "", "seconds": None,
+                       "isolation": ""}
+                record = graded_record(student, name, notebook.stem)
+                if record is None:
+                    row["problem"] = notebook_problem(notebook)
+                else:
+                    row.update(graded=True, edited_locked_cells=record.get("edited_locked_cells", []),
+                               seconds=record.get("autograde_seconds"), isolation=record.get("isolation", ""))
+                    try:
+                        sub = gb.find_submission_notebook(notebook.stem, name, student)
+                        row.update(score=sub.score, max_score=sub.max_score)
+                    except MissingEntry:
+                        row.update(graded=False, problem="not in the gradebook")
+                rows.append(row)
+    return rows
+
+
+def format_report(rows: list[dict]) -> str:
+    lines = [f"{'student':<16} {'lesson':<22} {'score':>9} {'time':>7}  notes", "-" * 78]
+    for r in rows:
+        notes = []
+        if r["problem"]:
+            notes.append(f"NOT GRADED: {r['problem']}")
+        if r["edited_locked_cells"]:
+            notes.append("EDITED LOCKED CELLS (restored before grading): " + ", ".join(r["edited_locked_cells"]))
+        if r["isolation"] and not r["isolation"].startswith("bubblewrap"):
+            notes.append(f"NOT IN BUBBLEWRAP: {r['isolation']}")
+        score = f"{r['score']:g}/{r['max_score']:g}" if r["graded"] else "-"
+        seconds = f"{r['seconds']:.1f}s" if r["seconds"] is not None else ""
+        lines.append(f"{r['student']:<16} {r['lesson']:<22} {score:>9} {seconds:>7}  {'; '.join(notes)}")
+    flagged = sum(1 for r in rows if r["problem"] or r["edited_locked_cells"])
+    jails = sorted({r["isolation"] for r in rows if r["isolation"]})
+    lines.append(f"{len(rows)} notebook(s), {flagged} need(s) your attention")
+    lines += [f"isolation: {jail}" for jail in jails]
+    return "\n".join(lines)
+
+
+# --- feedback ------------------------------------------------------------------------------------
+
+def visible_text(page: str) -> str:
+    """An HTML page's text without tags or entities (syntax highlighting splits code into spans)."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S | re.I)
+    return html.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def hidden_test_lines(assignment: str) -> list[str]:
+    """Every line of hidden test code in an assignment's source cells, from the gradebook."""
+    from nbgrader.api import MissingEntry
+
+    lines = []
+    with gradebook() as gb:
+        try:
+            for notebook in gb.find_assignment(assignment).notebooks:
+                for cell in notebook.source_cells:
+                    lines += hidden_lines(cell.source or "")
+        except MissingEntry:
+            pass
+    return [line for line in lines if len(line) >= 4]  # ignore trivia such as "pass" or ")"
+
+
+def encodings(line: str) -> list[str]:
+    """A hidden line as text, and as it would show if printed in an encoding to slip past a grep.
+
+    The real guarantee is that hidden tests never run where a student's output comes from; this
+    check is the second line of defence. For base64, each of the three alignments the line can
+    have inside a longer encoded text gives a stable middle part."""
+    data = line.encode()
+    forms = [line, line[::-1], data.hex(), json.dumps(line)[1:-1], codecs.encode(line, "rot13")]
+    for shift in range(3):
+        encoded = base64.b64encode(b"x" * shift + data).decode()
+        forms.append(encoded[4 if shift else 0:-4])
+    return [form for form in forms if len(form) >= 4]
+
+
+def feedback_leaks(folder: Path = FEEDBACK) -> dict[Path, list[str]]:
+    """{page: [hidden lines it shows]} for each feedback page that shows hidden test text, in any encoding."""
+    leaks = {}
+    for page in sorted(folder.glob("*/*/*.html")):
+        raw = page.read_text(encoding="utf-8")
+        text = visible_text(raw)
+        found = [line for line in hidden_test_lines(page.parent.name)
+                 if any(form in text or form in raw for form in encodings(line))]
+        if found:
+            leaks[page] = found
+    return leaks
+
+
+def feedback(lesson: str | None = None) -> int:
+    for name in lesson_names(lesson):
+        if name in {p.name for p in AUTOGRADED.glob("*/*")}:
+            run_nbgrader("generate_feedback", name, "--force")
+    leaks = feedback_leaks()
+    for page, lines in leaks.items():  # withhold that student's page only; the class gets theirs
+        target = WITHHELD / page.relative_to(FEEDBACK)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(page, target)
+        print(f"error: {page} shows hidden test text ({len(lines)} line(s)); withheld, moved to {target}",
+              file=sys.stderr)
+    print(f"feedback written to {FEEDBACK}/<student>/<lesson>/ (checked: no hidden test text"
+          + (f"; {len(leaks)} page(s) withheld" if leaks else "") + ")")
+    return 1 if leaks else 0
+
+
+# --- export --------------------------------------------------------------------------------------
+
+def gradescope_results() -> dict[str, dict]:
+    """{student: Gradescope results.json} from the verdicts GradeChecks recorded, scored as in the gradebook."""
+    results = {}
+    with gradebook() as gb:
+        for student in gb.students:
+            verdicts, visible, jails = [], {}, set()
+            for assignment in gb.assignments:
+                try:
+                    submission = gb.find_submission(assignment.name, student.id)
+                except Exception:  # noqa: BLE001 - MissingEntry: no submission, nothing to report
+                    continue
+                for sub_nb in submission.notebooks:
+                    record = graded_record(student.id, assignment.name, sub_nb.name)
+                    if record is None or "verdicts" not in record:
+                        max_score = sum(g.max_score for g in sub_nb.grades)
+                        verdicts.append(Verdict(f"{assignment.name}", "failed", 0.0, max_score,
+                                                "not graded: the notebook could not be read"))
+                        continue
+                    verdicts += [Verdict(**v) for v in record["verdicts"]]
+                    visible.update({v["task"]: Verdict(**v) for v in record.get("visible", [])})
+                    jails.add(record.get("isolation", ""))
+            results[student.id] = results_json(verdicts, isolation="; ".join(sorted(j for j in jails if j)),
+                                               visible=visible)
+    return results
+
+
+def export() -> int:
+    csv_path = WORK / "grades.csv"
+    run_nbgrader("export", f"--to={csv_path}")
+    for student, result in gradescope_results().items():
+        path = WORK / "gradescope" / student / "results.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
+    report = format_report(report_rows())
+    (WORK / "report.txt").write_text(report + "\n")
+    print(report)
+    print(f"grades: {csv_path}\nGradescope: {WORK / 'gradescope'}/<student>/results.json\nreport: {WORK / 'report.txt'}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.instructor", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("collect", help="copy submissions (folder or zip) into .nbgrader/submitted/")
+    p.add_argument("source", type=Path, help="a folder <student>/<NN_slug>/, or a zip (that layout, or <student>_<NN_slug>.ipynb files)")
+    p.add_argument("--lesson", help="only this lesson (zip_collect)")
+    p = commands.add_parser("autograde", help="nbgrader autograde, then the report")
+    p.add_argument("--lesson")
+    p.add_argument("--student")
+    p.add_argument("--force", action="store_true", help="regrade submissions that are already autograded")
+    p.add_argument("--unsafe", action="store_true", help="grade even without the bubblewrap jail")
+    p = commands.add_parser("feedback", help="nbgrader generate_feedback, checked for hidden test text")
+    p.add_argument("--lesson")
+    commands.add_parser("export", help="grades CSV, Gradescope results.json per student, report")
+    commands.add_parser("report", help="scores, edited locked cells, notebooks that could not be graded")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "collect":
+            collect(args.source, args.lesson)
+            return 0
+        if args.command == "autograde":
+            return autograde(args.lesson, args.student, args.force, args.unsafe)
+        if args.command == "feedback":
+            return feedback(args.lesson)
+        if args.command == "export":
+            return export()
+        print(format_report(report_rows()))
+        return 0
+    except InstructorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
