@@ -331,9 +331,12 @@ def _key(source: Source | CompiledLessons) -> str:
 
 def why_missing(module: types.ModuleType, name: str) -> str:
     """Why `name` is not in a loaded lesson: the broken cell that was to define it, if any."""
-    for error in getattr(module, "__cell_errors__", []):
+    errors = getattr(module, "__cell_errors__", [])
+    for error in errors:
         if name in error.defines:
             return f"{name} is not defined, because {error.problem}"
+    if errors:  # defined some other way (exec, a loop...): the broken cell is still the best lead
+        return f"{name} is not defined; the likely cause: {errors[0].problem}"
     return f"{name} is not defined in the notebook (was its cell deleted or renamed?)"
 
 

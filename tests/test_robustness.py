@@ -12,62 +12,76 @@ import nbformat
 import pytest
 import torch
 
-from autograder import landlock, sandbox
-from autograder.check import check
+from autograder.check import check, check_namespace
 from autograder.compare import check_unchanged, to_plain
 from autograder.fixtures import expected_for
-from autograder.grade import grade, results_json
+from autograder.grade import grade, grade_report
+from autograder.jail import landlock
+from autograder.jail.child import Job
+from autograder.jail.client import choose, decode, run_forked, run_jobs
+from autograder.jail.frames import OUTPUT_LIMIT
+from autograder.loader import Loader
 from autograder.paths import REPO_ROOT, lesson_dirs, lesson_notebook
-from autograder.run import FAILED, NOT_STARTED, PASSED, Outcome, judge, run_exercise
-from autograder.tasks import Task, get_task
+from autograder.report import results_json
+from autograder.run import FAILED, NOT_STARTED, PASSED, Outcome, judge
+from autograder.tasks import REGISTRY, Task, get_task
 from tests.conftest import REPO, run
 from tests.corpus.cases import CASES, RIGHT, TASKS, materialize
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")
-SANDBOXED = landlock.abi_version() >= 1
+JAIL = choose("auto")  # bubblewrap where it can run (CI installs it), else Landlock
 NEEDS_SANDBOX = {"reads_solutions", "reads_fixture", "asks_fixtures_module", "loads_reference_lesson",
                  "writes_into_repo", "opens_network"}
 NEEDS_SCOPES = {"kills_the_grader"}  # Landlock ABI 6: no signals to processes outside the sandbox
 
 
 def usable(case) -> bool:
-    if case.name in NEEDS_SANDBOX and not SANDBOXED:
+    if case.name in NEEDS_SANDBOX and JAIL.name == "limits":
         return False
     return case.name not in NEEDS_SCOPES or landlock.abi_version() >= 6
 
 
 def corpus_jobs(tmp_path, cases):
-    jobs, owners = [], []
+    jobs, owners, roots = [], [], []
     for case in cases:
-        notebook = materialize(case, tmp_path) / "01_chars" / "01_chars.ipynb"
+        course = materialize(case, tmp_path)
+        notebook = course / "01_chars" / "01_chars.ipynb"
+        roots.append(course)
         # the tasks the case is about, and one more that must be graded normally (or fail alike)
         others = [t for t in ("01.tables", "01.vocab") if t not in case.expect][:1]
         for task_id in [t for t in TASKS if t in case.expect or t in others]:
             task = get_task(task_id)
-            task = dataclasses.replace(task, timeout=case.timeout or task.timeout,
-                                       memory_gib=case.memory_gib or task.memory_gib)
-            jobs.append((task, notebook, "reference"))
+            jobs.append(Job(len(jobs), task_id, "task", str(notebook), case.timeout or task.timeout,
+                            case.memory_gib or task.memory_gib))
             owners.append(case)
-    return jobs, owners
+    return jobs, owners, roots
+
+
+def matches(reason: str, expected) -> bool:
+    return any(part in reason for part in (expected if isinstance(expected, tuple) else (expected,)))
 
 
 def test_corpus_of_bad_submissions(tmp_path, capsys):
     cases = [c for c in CASES if usable(c)]
     assert len(cases) >= 25
-    jobs, owners = corpus_jobs(tmp_path, cases)
-    outcomes = sandbox.run_many(jobs)  # one batch, as `make grade` runs them: the grader must survive all
+    jobs, owners, roots = corpus_jobs(tmp_path, cases)
+    # one batch in one jail, as `make grade` runs a student's lessons: the grader must survive all
+    outcomes = run_jobs(jobs, JAIL, readable=[tmp_path])
     problems, graded = [], set()
-    for (task, _, _), case, outcome in zip(jobs, owners, outcomes):
-        verdict = judge(task, outcome, expected_for(task))
+    for job, case in zip(jobs, owners):
+        task = get_task(job.task)
+        verdict = judge(task, outcomes[job.id], expected_for(task))
         graded.add(case.name)
         status, reason = case.expect.get(task.id, (PASSED, ""))
-        if verdict.status != status or reason not in verdict.reason or "\n" in verdict.reason:
+        also = case.also.get(task.id, "")
+        if verdict.status != status or not matches(verdict.reason, reason) or also not in verdict.reason \
+                or "\n" in verdict.reason:
             problems.append(f"{case.name} {task.id}: expected {status} ({reason!r}), got {verdict.status}: "
                             f"{verdict.reason!r}")
         assert len(verdict.output) < 5000, f"{case.name}: output not truncated"
     assert not (REPO_ROOT / "lessons" / "tampered.txt").exists()
     with capsys.disabled():
-        print(f"\ncorpus: {len(cases)} bad submissions ({len(jobs)} task runs), "
+        print(f"\ncorpus: {len(cases)} bad submissions ({len(jobs)} task runs) in {JAIL.name}, "
               f"{len(graded)} graded without a crash")
     assert not problems, "\n".join(problems)
     assert len(graded) == len(cases)
@@ -76,10 +90,10 @@ def test_corpus_of_bad_submissions(tmp_path, capsys):
 def test_output_of_a_noisy_submission_is_kept_short(tmp_path):
     case = next(c for c in CASES if c.name == "prints_megabytes")
     notebook = materialize(case, tmp_path) / "01_chars" / "01_chars.ipynb"
-    outcome = sandbox.run_isolated(get_task("01.encode"), notebook)
+    outcome = run_jobs([Job(0, "01.encode", "task", str(notebook))], JAIL, readable=[tmp_path])[0]
     assert outcome.status == "ok"
     assert outcome.output.startswith("xxxx") and "more characters of output not shown" in outcome.output
-    assert len(outcome.output) < 2 * sandbox.OUTPUT_LIMIT
+    assert len(outcome.output) < 2 * OUTPUT_LIMIT
 
 
 # ---------------------------------------------------------------- tensors: specific reasons
@@ -130,13 +144,16 @@ def tensor_notebook(path, body):
     return path
 
 
-def test_wrong_tensors_get_specific_reasons(tmp_path):
+def test_wrong_tensors_get_specific_reasons(tmp_path, monkeypatch):
+    monkeypatch.setitem(REGISTRY, TENSOR_TASK.id, TENSOR_TASK)  # the forked worker inherits it
     expected = to_plain(make_case(make))
     cases = {**{k: v for k, v in TENSOR_WRONG.items()}, **{k: (v, None) for k, v in TENSOR_RIGHT.items()}}
-    jobs = [(TENSOR_TASK, tensor_notebook(tmp_path / name / "99_tensors.ipynb", body), "reference")
-            for name, (body, _) in cases.items()]
+    jobs = [Job(i, TENSOR_TASK.id, "task", str(tensor_notebook(tmp_path / name / "99_tensors.ipynb", body)),
+                TENSOR_TASK.timeout) for i, (name, (body, _)) in enumerate(cases.items())]
+    outcomes = run_forked(jobs, loader=Loader(), readable=[tmp_path])
     problems = []
-    for (name, (_, reason)), outcome in zip(cases.items(), sandbox.run_many(jobs)):
+    for (name, (_, reason)), job in zip(cases.items(), jobs):
+        outcome = outcomes[job.id]
         verdict = judge(TENSOR_TASK, outcome, expected)
         if reason is None and verdict.status != PASSED:
             problems.append(f"{name}: a correct answer failed: {verdict.reason}")
@@ -147,23 +164,41 @@ def test_wrong_tensors_get_specific_reasons(tmp_path):
 
 # ---------------------------------------------------------------- check cells in the kernel
 
+def defines(code: str) -> dict:
+    namespace = {}
+    exec(code, namespace)
+    return namespace
+
+
 def test_check_cell_survives_exits_and_interrupts(capsys):
-    for body in ("raise SystemExit(1)", "raise KeyboardInterrupt", "import sys; sys.exit()"):
-        namespace = {}
-        exec(f"def encode(text, stoi):\n    {body}\n", namespace)
-        assert check("01.encode", namespace) == 0.0
+    for body in ("raise SystemExit(1)", "raise KeyboardInterrupt", "import sys; sys.exit()", "import os; os._exit(3)"):
+        assert check("01.encode", defines(f"def encode(text, stoi):\n    {body}\n")) is None
         assert capsys.readouterr().out.startswith("FAIL 01.encode:")
+
+
+def test_check_cell_prints_the_verdict_only(capsys):
+    assert check("01.encode", defines(RIGHT["encode"])) is None  # nothing for Jupyter to show under it
+    assert capsys.readouterr().out == "PASS 01.encode (2/2 points)\n"
+
+
+def test_a_looping_check_cell_times_out_like_make_grade(monkeypatch):
+    monkeypatch.setitem(REGISTRY, "01.encode", dataclasses.replace(get_task("01.encode"), timeout=2))
+    verdict = check_namespace("01.encode", defines("def encode(text, stoi):\n    while True:\n        pass\n"))
+    assert verdict.status == FAILED and verdict.reason == "timed out after 2 s (an infinite loop?)"
+
+
+def test_a_check_cell_cannot_eat_the_kernel_memory():
+    verdict = check_namespace("01.encode", defines("def encode(text, stoi):\n    x = []\n    while True:\n"
+                                                   "        x.append(bytearray(10**8))\n"))
+    assert verdict.status == FAILED and "memory" in verdict.reason
 
 
 def test_check_cell_and_grader_agree_on_ordinary_failures(tmp_path):
     wrong = {"off_by_one": "def encode(text, stoi):\n    return [stoi[c] + 1 for c in text]\n",
              "raises": "def encode(text, stoi):\n    return [stoi[c] for c in text.upper()]\n",
              "generator": "def encode(text, stoi):\n    return (stoi[c] for c in text)\n"}
-    task = get_task("01.encode")
     for name, code in wrong.items():
-        namespace = {}
-        exec(code, namespace)
-        in_kernel = judge(task, run_exercise(task, namespace.__getitem__), expected_for(task))
+        in_kernel = check_namespace("01.encode", defines(code))
         nb = nbformat.read(lesson_notebook("01", "solutions"), as_version=4)
         for cell in nb.cells:
             if cell.metadata.get("nbgrader", {}).get("grade_id") == "encode":
@@ -171,9 +206,27 @@ def test_check_cell_and_grader_agree_on_ordinary_failures(tmp_path):
         path = tmp_path / name / "01_chars" / "01_chars.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(nb, path)
-        graded = judge(task, sandbox.run_isolated(task, path), expected_for(task))
+        graded = next(v for v in grade(path.parent.parent, ["01"]) if v.task == "01.encode")
         assert graded.status == in_kernel.status == FAILED
         assert graded.reason.split(" (cell")[0] == in_kernel.reason.split(" (cell")[0], name
+
+
+def test_a_lesson_is_checked_with_the_reference_of_earlier_lessons_in_the_notebook_too(tmp_path):
+    """Lesson 09 done, lesson 08 not: the check cell says what `make grade` says (passed)."""
+    course = tmp_path / "course"
+    for lid in ("07", "08"):  # the student's own earlier lessons: untouched stubs
+        folder = lesson_dirs("lessons")[lid]
+        shutil.copytree(folder, course / folder.name)
+    reference09 = lesson_dirs("solutions")["09"]
+    shutil.copytree(reference09, course / reference09.name)
+    kernel = Loader().load(course / reference09.name / f"{reference09.name}.ipynb", deps=course)
+    namespace = vars(kernel)  # the globals of the student's kernel after running its cells
+    config = namespace["GPTConfig"](block_size=8, vocab_size=10, n_layer=1, n_head=2, n_embd=8)
+    with pytest.raises(NotImplementedError, match="^08"):  # their own lesson 08, in their own kernel
+        namespace["GPT"](config)(torch.zeros(1, 4, dtype=torch.long))
+    in_kernel = check_namespace("09.forward", namespace)
+    graded = next(v for v in grade(course, ["09"]) if v.task == "09.forward")
+    assert in_kernel.status == graded.status == PASSED, (in_kernel.reason, graded.reason)
 
 
 # ---------------------------------------------------------------- the whole grader
@@ -234,17 +287,18 @@ def test_three_runs_are_byte_identical_and_write_nothing_into_the_course(tmp_pat
 
 def test_in_process_grading_gives_the_same_verdicts():
     isolated = results_json(grade("solutions", ["01"]))
-    in_process = results_json(grade("solutions", ["01"], isolate=False))
+    in_process = results_json(grade("solutions", ["01"], jail="in-process"))
     assert isolated == in_process and isolated["score"] == isolated["max_score"]
 
 
-def test_without_landlock_grading_still_works_and_says_so_once(monkeypatch, capsys):
-    monkeypatch.setattr(landlock, "abi_version", lambda: 0)
-    monkeypatch.setattr(sandbox, "_ruleset", None)
-    monkeypatch.setattr(sandbox, "_notices", set())
-    verdicts = grade("solutions", ["01"])
-    assert all(v.status == PASSED for v in verdicts)
-    assert capsys.readouterr().err.count("Landlock is not available") == 1
+@pytest.mark.parametrize("jail", ["landlock", "limits"])
+def test_without_bubblewrap_grading_still_works_and_says_how(jail):
+    if jail == "landlock" and not landlock.abi_version():
+        pytest.skip("no Landlock on this kernel")
+    report = grade_report("solutions", ["01"], jail=jail)
+    assert all(v.status == PASSED for v in report.verdicts)
+    assert report.isolation.name == jail
+    assert ("Landlock ABI" if jail == "landlock" else "resource limits only") in str(report.isolation)
 
 
 def test_stubs_are_not_started_not_failed():
@@ -253,8 +307,7 @@ def test_stubs_are_not_started_not_failed():
 
 
 def test_bad_payload_from_a_child_is_a_failure_not_a_crash():
-    task = get_task("01.encode")
-    assert sandbox._as_outcome(b"garbage", task).status == "error"
-    assert sandbox._as_outcome(b"\x05\x00\x00\x00\x00\x00\x00\x00abcde", task).status == "error"
+    job = Job(0, "01.encode")
+    assert decode(b"garbage", job).status == "error"
+    assert decode(b"\x05\x00\x00\x00\x00\x00\x00\x00abcde", job).status == "error"
     assert Outcome("ok").status == "ok"
-    assert "RIGHT" and RIGHT["encode"]

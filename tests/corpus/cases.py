@@ -34,9 +34,11 @@ class Case:
     name: str
     write: Callable[[Path], None]  # writes the notebook at this path
     expect: dict[str, tuple[str, str]] = field(default_factory=dict)  # task -> (status, reason part)
+    # the reason part may be a tuple of alternatives (what a path hidden by bubblewrap vs Landlock says)
     timeout: float | None = None  # per-task time limit for this case (keeps the corpus fast)
     memory_gib: float | None = None
     deterministic: bool = True  # fit for the byte-identical results.json test
+    also: dict[str, str] = field(default_factory=dict)  # task -> a second piece its reason must hold
 
 
 def _cells(solutions: dict[str, str]) -> nbformat.NotebookNode:
@@ -95,6 +97,7 @@ def encode_doing(body: str) -> str:
 
 
 FAIL, TODO = "failed", "not started"
+HIDDEN = ("FileNotFoundError", "PermissionError")  # bubblewrap: not there; Landlock: denied
 ALL = lambda status, reason: {t: (status, reason) for t in TASKS}  # noqa: E731
 ENC = lambda reason: {"01.encode": (FAIL, reason)}  # noqa: E731
 SOLUTIONS, FIXTURE = REPO_ROOT / "solutions" / "01_chars" / "01_chars.ipynb", REPO_ROOT / "autograder" / "fixtures" / "lesson01.pt"
@@ -115,15 +118,16 @@ CASES = [
     Case("function_renamed", with_code(encode=RIGHT["encode"].replace("def encode", "def encode_text")),
          ENC("encode is not defined in the notebook")),
     Case("syntax_error", with_code(decode="def decode(ids, itos):\n    return ''.join(itos[i] for i in ids"),
-         ALL(FAIL, "SyntaxError on line 2")),
+         {"01.decode": (FAIL, "decode is not defined, because 01_chars.ipynb, cell")},  # only what it defines
+         also={"01.decode": "SyntaxError on line 2"}),
     Case("input_at_top_level", with_code(encode="name = input('your name? ')\n" + RIGHT["encode"]),
-         ALL(FAIL, "called input(); remove it")),
+         ENC("called input(); remove it")),
     Case("input_in_function", with_code(encode=encode_then("input('press enter')")), ENC("called input(); remove it")),
     Case("stub_left", with_code(encode=encode_doing("raise NotImplementedError('01.encode: todo')")),
          {"01.encode": (TODO, "")}),
     # -- the process: exits, crashes, hangs, bombs
     Case("sys_exit_at_top_level", with_code(decode="import sys\nsys.exit(0)\n" + RIGHT["decode"]),
-         ALL(FAIL, "exits the process")),
+         {"01.decode": (FAIL, "exits the process")}),
     Case("sys_exit_in_function", with_code(encode=encode_then("import sys\nsys.exit(1)")), ENC("exited the process")),
     Case("os_exit", with_code(encode=encode_then("import os\nos._exit(3)")), ENC("exited the process before finishing")),
     Case("segfault", with_code(encode=encode_then("import ctypes\nctypes.string_at(0)")), ENC("segmentation fault")),
@@ -177,22 +181,26 @@ CASES = [
                                            + RIGHT["encode"])),  # the grader uses its own task
     Case("reads_solutions", with_code(encode="import json\nsrc = json.load(open(%r))\n" % str(SOLUTIONS)
                                              + "exec([''.join(c['source']) for c in src['cells'] if 'def encode' in ''.join(c['source'])][0])\n"),
-         ALL(FAIL, "PermissionError")),
+         ENC(HIDDEN)),
     Case("reads_fixture", with_code(encode="import torch\n" + encode_doing(
-        f"ref = torch.load({str(FIXTURE)!r})['01.encode']\nreturn ref")), ENC("PermissionError")),
+        f"ref = torch.load({str(FIXTURE)!r})['01.encode']\nreturn ref")), ENC(HIDDEN)),
     Case("asks_fixtures_module", with_code(encode="from autograder.fixtures import expected_for\n"
                                                   "from autograder.tasks import get_task\n" + encode_doing(
-        "return expected_for(get_task('01.encode'))")), ENC("PermissionError")),
+        "return expected_for(get_task('01.encode'))")), ENC(("reference outputs for lesson 01 are missing",
+                                                             "PermissionError"))),
     Case("loads_reference_lesson", with_code(encode="from autograder import load_lesson\n" + encode_doing(
-        "return load_lesson('01', source='solutions').encode(text, stoi)")), ENC("cannot be read (Permission denied)")),
+        "return load_lesson('01', source='solutions').encode(text, stoi)")),
+         ENC(("no lesson 01 in solutions", "cannot be read (Permission denied)"))),
     Case("writes_into_repo", with_code(encode=encode_then(
-        f"open({str(REPO_ROOT / 'lessons' / 'tampered.txt')!r}, 'w').write('x')")), ENC("PermissionError")),
+        f"open({str(REPO_ROOT / 'lessons' / 'tampered.txt')!r}, 'w').write('x')")),
+         ENC(("raised OSError", "raised FileNotFoundError", "PermissionError"))),
     Case("reseeds_global_rng", with_code(encode="import random, torch\nrandom.seed(0)\ntorch.manual_seed(0)\n"
                                                 "torch.set_default_dtype(torch.float64)\n" + RIGHT["encode"])),
     Case("kills_the_grader", with_code(encode=encode_then("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)")),
          ENC("PermissionError")),
     Case("opens_network", with_code(encode=encode_then(
-        "import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)")), ENC("raised PermissionError"),
+        "import socket\nsocket.create_connection(('127.0.0.1', 9), timeout=1)")),
+         ENC(("raised PermissionError", "raised ConnectionRefusedError")),
          deterministic=False),
 ]
 
