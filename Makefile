@@ -13,12 +13,13 @@ export PYTHONDONTWRITEBYTECODE = 1
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel test lint grade fixtures release lock clean collect autograde feedback export
+.PHONY: help setup data kernel jail test lint grade fixtures release lock clean collect autograde feedback export gradescope
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed data kernel ## create .venv, install pinned packages, fetch data, register the kernel
+	@$(PY) -m autograder.jail.install --check
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	test -x $(PY) || $(BOOTSTRAP_PYTHON) -m venv $(VENV)
@@ -30,6 +31,9 @@ data: ## get Tiny Shakespeare (local copy or download, sha256-checked) and GPT-2
 
 kernel:
 	$(PY) -m ipykernel install --sys-prefix --name gpt-course --display-name "Python (gpt-course)" >/dev/null
+
+jail: ## instructors: install bubblewrap, the jail for student code (as root: apt-get), and check it works
+	$(PY) -m autograder.jail.install
 
 test: ## run the course's own test suite
 	$(PY) -m pytest
@@ -57,6 +61,9 @@ feedback: ## instructors: nbgrader generate_feedback (LESSON=NN), checked for hi
 
 export: ## instructors: .nbgrader/grades.csv, Gradescope results.json per student, report.txt
 	$(PY) -m autograder.instructor export
+
+gradescope: ## instructors: build/gradescope/<lesson or course>.zip, an autograder for Gradescope (LESSON=NN)
+	$(PY) -m autograder.gradescope.build $(lesson_arg)
 
 # --- capstone: train your GPT (capstone/; presets in capstone/presets.py) ---
 # PRESET=name OUT=dir FRESH=1 DEVICE=cpu|cuda|mps TOKENIZER=char|gpt2 NPROC=N (torchrun) ARGS="--lr 3e-3 ..."

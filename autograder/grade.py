@@ -42,12 +42,13 @@ def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=Non
     """Grade each task of the selected lessons in `source`.
 
     deps: where the lessons' own load_lesson() calls look (default: the reference, see
-    source.dependencies_for). hidden: {task id: hidden test code}. jail: "auto" (the strongest this
+    source.dependencies_for), or the compiled reference lessons themselves. hidden: {task id: hidden test code}. jail: "auto" (the strongest this
     machine offers), "bwrap", "landlock", "limits", or "in-process" (no isolation at all: only for
     measuring what the jail costs, never for untrusted notebooks).
     """
     source = Source.parse(source)
-    deps = Source.parse(deps) if deps is not None else dependencies_for(source)
+    if not isinstance(deps, CompiledLessons):  # compiled: what a Gradescope zip carries instead of solutions/
+        deps = Source.parse(deps) if deps is not None else dependencies_for(source)
     tasks = [t for t in all_tasks() if lessons is None or t.lesson in lessons]
     loader = Loader(deps=deps)
     jobs, outcomes, unreadable = [], {}, {}
@@ -75,9 +76,11 @@ def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=Non
         done = _run_in_process(jobs, tasks, loader)
     else:
         isolation = choose(jail)
-        needed = sorted({job.lesson for job in jobs})
-        earlier = [lid for lid in deps.lessons() if needed and lid < needed[-1]]
-        reference = CompiledLessons.compile(deps, earlier, loader.read_notebook)
+        last = max((job.lesson for job in jobs), default="")
+        if isinstance(deps, CompiledLessons):
+            reference = deps.only([lid for lid in deps.ids() if lid < last])
+        else:
+            reference = CompiledLessons.compile(deps, [lid for lid in deps.lessons() if lid < last], loader.read_notebook)
         done = run_jobs(jobs, isolation, readable=[source.root], reference=reference, parallel=parallel)
     hidden_outcomes = {}
     for job in jobs:

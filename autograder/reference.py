@@ -15,7 +15,8 @@ from pathlib import Path
 
 from .paths import lesson_id
 
-MAGIC = b"gpt-course-reference-1 " + sys.version.split()[0].encode() + b"\n"  # bytecode is per Python version
+# bytecode and marshal's format are fixed within a Python minor version (3.11.x), not across them
+MAGIC = f"gpt-course-reference-1 python{sys.version_info[0]}.{sys.version_info[1]}\n".encode()
 
 
 class CompiledLessons:

@@ -73,14 +73,21 @@ def results_json(verdicts: list[Verdict], *, isolation: str = "", visible: dict[
             tests.append(test_entry(v, visibility="after_published"))
         else:
             tests.append(test_entry(v))
-    result = {"score": sum(v.points for v in verdicts), "max_score": sum(v.max_points for v in verdicts),
-              "tests": tests}
+    result = {"score": sum(v.points for v in verdicts), "tests": tests}
     if isolation:
         result["output"] = f"Graded in isolation: {isolation}"
     return result
 
 
+def max_score(results: dict) -> float:
+    return sum(test["max_score"] for test in results["tests"])
+
+
 def write_results(data: dict, path: Path) -> None:
+    """Write a results.json, checked against Gradescope's format first."""
+    from .gradescope.schema import validate
+
+    validate(data)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")

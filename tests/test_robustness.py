@@ -22,7 +22,7 @@ from autograder.jail.client import choose, decode, run_forked, run_jobs
 from autograder.jail.frames import OUTPUT_LIMIT
 from autograder.loader import Loader
 from autograder.paths import REPO_ROOT, lesson_dirs, lesson_notebook
-from autograder.report import results_json
+from autograder.report import max_score, results_json
 from autograder.run import FAILED, NOT_STARTED, PASSED, Outcome, judge
 from autograder.tasks import REGISTRY, Task, get_task
 from tests.conftest import REPO, run
@@ -288,7 +288,7 @@ def test_three_runs_are_byte_identical_and_write_nothing_into_the_course(tmp_pat
 def test_in_process_grading_gives_the_same_verdicts():
     isolated = results_json(grade("solutions", ["01"]))
     in_process = results_json(grade("solutions", ["01"], jail="in-process"))
-    assert isolated == in_process and isolated["score"] == isolated["max_score"]
+    assert isolated == in_process and isolated["score"] == max_score(isolated)
 
 
 @pytest.mark.parametrize("jail", ["landlock", "limits"])

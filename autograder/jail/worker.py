@@ -75,9 +75,20 @@ class Supervisor:
         try:
             while queue or running:
                 while queue and len(running) < self.parallel:
-                    job = queue.pop(0)
-                    child = self._start(job)
+                    try:
+                        child = self._start(queue[0])
+                    except OSError as err:  # no process left: another job's fork bomb holds them all
+                        if running:
+                            break  # it ends with its job; start this one after
+                        job = queue.pop(0)
+                        emit(job.id, frame({"status": "error", "value": None, "output": "", "isolation": "",
+                                            "reason": f"could not be started ({err.strerror}): the jail's "
+                                                      f"process limit was reached"}))
+                        continue
+                    queue.pop(0)
                     running[child.pid] = child
+                if not running:
+                    continue
                 now = time.monotonic()
                 wait = max(0.0, min(0.05, min(c.deadline for c in running.values()) - now))
                 ready, _, _ = select.select([c.fd for c in running.values()], [], [], wait)
@@ -110,7 +121,12 @@ class Supervisor:
         from . import child as child_module
 
         receive, send = os.pipe()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(receive)
+            os.close(send)
+            raise
         if pid == 0:  # the child: never returns
             os.close(receive)
             child_module.run(job, send, self.loader, self.sandbox, self.namespace)

@@ -1,0 +1,109 @@
+"""run_autograder's work: grade the notebooks in /autograder/submission, write results.json.
+
+Gradescope gives each submission a fresh container; this grades it exactly as `make grade` and
+nbgrader do -- the same checks, fixtures and hidden tests, each task in a jailed child (bubblewrap
+when the container allows it, else Landlock, else resource limits; results.json says which) -- and
+writes /autograder/results/results.json, validated against Gradescope's format.
+
+Notebooks are matched to lessons by their check cells (`check("01.encode")`), so a student may name
+the file anything ("01_chars (2).ipynb", "lesson1.ipynb"); a notebook that cannot be read costs the
+tasks of the lesson its name points to, each with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..grade import grade_report
+from ..loader import Loader, LessonLoadError
+from ..paths import LessonNotFound, lesson_id
+from ..reference import CompiledLessons
+from ..report import results_json, write_results
+from ..run import FAILED, Verdict
+from ..tasks import lesson_tasks
+from .schema import validate
+
+CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d)\.[\w.]+["']\s*\)""")
+
+
+def lesson_of(path: Path, loader: Loader) -> tuple[str | None, str]:
+    """(lesson id, problem): from the notebook's check cells, else from its file name."""
+    try:
+        nb = loader.read_notebook(path)
+    except LessonLoadError as err:
+        problem = str(err)
+    else:
+        found = sorted({m for cell in nb.cells for m in CHECK_CALL.findall(str(cell.get("source", "")))})
+        if len(found) == 1:
+            return found[0], ""
+        problem = f"{path.name}: its check cells name {'no lesson' if not found else 'several lessons'}"
+    try:
+        return lesson_id(path.name), problem
+    except LessonNotFound:
+        return None, problem
+
+
+def grade_submission(root: Path) -> dict:
+    """Everything run_autograder does, with /autograder replaced by `root`."""
+    started = time.monotonic()
+    source = root / "source"
+    course = json.loads((source / "course.json").read_text())
+    lessons, hidden = course["lessons"], course.get("hidden", {})
+    reference = CompiledLessons.read(source / "reference.bin")
+    loader = Loader()
+    found: dict[str, Path] = {}
+    problems: dict[str, str] = {}
+    for path in sorted((root / "submission").rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        lesson, problem = lesson_of(path, loader)
+        if lesson in lessons and lesson not in found:
+            if problem:
+                problems.setdefault(lesson, problem)
+            else:
+                found[lesson] = path
+                problems.pop(lesson, None)
+    verdicts, visible, isolation = [], {}, ""
+    with tempfile.TemporaryDirectory(prefix="submission-") as tmp:
+        for lesson, path in found.items():
+            folder = Path(tmp) / course["folders"][lesson]
+            folder.mkdir()
+            shutil.copy(path, folder / f"{folder.name}.ipynb")
+        graded = grade_report(Path(tmp), sorted(found), deps=reference, hidden=hidden) if found else None
+    if graded:
+        by_task = {v.task: v for v in graded.verdicts}
+        visible, isolation = graded.visible, str(graded.isolation)
+    for lesson in lessons:
+        for task in lesson_tasks(lesson):
+            if lesson in found:
+                verdicts.append(by_task[task.id])
+            else:
+                why = problems.get(lesson) or f"no notebook for lesson {lesson} was submitted ({course['folders'][lesson]}.ipynb)"
+                verdicts.append(Verdict(task.id, FAILED, 0.0, float(task.points), why))
+    result = results_json(verdicts, isolation=isolation, visible=visible)
+    result["execution_time"] = round(time.monotonic() - started, 1)
+    result["stdout_visibility"] = "hidden"
+    validate(result)
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.gradescope", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", type=Path, default=Path("/autograder"), help="Gradescope's /autograder folder")
+    args = parser.parse_args(argv)
+    result = grade_submission(args.root)
+    write_results(result, args.root / "results" / "results.json")
+    print(f"score {result['score']:g}/{sum(t['max_score'] for t in result['tests']):g}; "
+          f"{result.get('output', '')}; {result['execution_time']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
