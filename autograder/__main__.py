@@ -21,6 +21,14 @@ def main(argv=None) -> int:
     grade.add_argument("--jail", default="auto", choices=("auto", "bwrap", "landlock", "limits"),
                        help="how student code is isolated (default: the strongest this machine offers)")
 
+    klass = commands.add_parser("grade-class", help="grade every student folder in a directory (make grade's grader)")
+    klass.add_argument("--from", dest="folder", type=Path, required=True,
+                       help="a folder of <student>/<NN_slug>/<NN_slug>.ipynb (like nbgrader's submitted/)")
+    klass.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "class",
+                       help="where grades.csv and <student>/results.json go (default build/class)")
+    klass.add_argument("--jobs", type=int, help="students graded at once (default: the number of cores)")
+    klass.add_argument("--jail", default="auto", choices=("auto", "bwrap", "landlock", "limits"))
+
     fixtures = commands.add_parser("fixtures", help="regenerate reference outputs from solutions/")
     fixtures.add_argument("--lesson", action="append", help="only this lesson (NN); may repeat")
 
@@ -44,6 +52,13 @@ def main(argv=None) -> int:
         write_results(results_json(report.verdicts, isolation=str(report.isolation), visible=report.visible),
                       args.results)
         print(f"(results written to {args.results})")
+        return 0
+
+    if args.command == "grade-class":
+        from .grade_class import grade_class
+
+        results = grade_class(args.folder, args.out, args.jobs, args.jail)
+        print(f"{len(results)} student(s) graded: {args.out / 'grades.csv'}, {args.out}/<student>/results.json")
         return 0
 
     from .fixtures import fixture_path, write

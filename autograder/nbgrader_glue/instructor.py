@@ -4,7 +4,7 @@ Run from the course root (the folder holding nbgrader_config.py); everything is 
 .nbgrader/ there. Each command is a thin wrapper over one nbgrader command:
 
     python -m autograder.instructor collect FROM [--lesson NN]   # folder or .zip -> .nbgrader/submitted/
-    python -m autograder.instructor autograde [--lesson NN] [--student ID] [--force] [--unsafe]
+    python -m autograder.instructor autograde [--lesson NN] [--student ID] [--force] [--unsafe] [--jobs N]
     python -m autograder.instructor feedback [--lesson NN]        # generate_feedback + hidden-test leak check
     python -m autograder.instructor export                        # grades.csv, Gradescope results.json, report
     python -m autograder.instructor report                        # scores, edited locked cells, ungradable files
@@ -19,12 +19,16 @@ from __future__ import annotations
 import argparse
 import base64
 import codecs
+import fnmatch
 import html
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -35,11 +39,12 @@ from ..paths import lesson_id
 from ..report import results_json
 from ..run import Verdict
 from .cells import hidden_lines
-from .commands import FLAGS_KEY, course_config, nbgrader
+from .commands import FLAGS_KEY, course_config, environment, nbgrader
 
 WORK = Path(".nbgrader")  # nbgrader's working folders, relative to the course root (see nbgrader_config.py)
 SUBMITTED, AUTOGRADED, FEEDBACK = WORK / "submitted", WORK / "autograded", WORK / "feedback"
 WITHHELD = WORK / "feedback-withheld"  # pages that failed the hidden-text check, for the instructor to see
+LOGS = WORK / "logs"  # nbgrader's output, one file per parallel autograde process
 LESSON_DIR = re.compile(r"^\d\d_\w+$")
 
 
@@ -140,21 +145,94 @@ def jail_options(unsafe: bool) -> list[str]:
     return ["--JailedExecute.jail=none", "--GradeChecks.jail=auto"]
 
 
+def submitted_students(name: str, student: str | None = None) -> list[str]:
+    return sorted(p.parent.name for p in SUBMITTED.glob(f"*/{name}") if p.is_dir()
+                  and (student is None or fnmatch.fnmatch(p.parent.name, student)))
+
+
+def graded_at(student: str, name: str) -> float:
+    """When the student's lesson was last autograded (mtime of the autograded notebook), or 0."""
+    return max((p.stat().st_mtime for p in (AUTOGRADED / student / name).glob("*.ipynb")), default=0.0)
+
+
+def sqlite_waits(db_url: str, seconds: int = 120) -> str:
+    """The gradebook URL with a lock timeout, so parallel autograde processes queue for the database."""
+    return f"{db_url}?timeout={seconds}" if db_url.startswith("sqlite:") and "?" not in db_url else db_url
+
+
 def autograde(lesson: str | None = None, student: str | None = None, force: bool = False,
-              unsafe: bool = False) -> int:
-    """nbgrader autograde for each lesson with submissions; a student's broken file does not stop the rest."""
+              unsafe: bool = False, jobs: int | None = None) -> int:
+    """nbgrader autograde, each lesson's students split over `jobs` nbgrader processes, with progress.
+
+    The students are put in the gradebook first (so parallel processes never create the same row),
+    each process grades its share (`--CourseDirectory.student_id_exclude` the others), and SQLite
+    makes them queue for the database. A student whose process died is graded again on its own;
+    one that still fails is reported, not lost. A broken file does not stop the rest.
+    """
     names = [n for n in lesson_names(lesson) if n in submitted_lessons()]
     if not names:
         raise InstructorError(f"nothing to grade in {SUBMITTED}: run `make collect FROM=...` first")
     options = jail_options(unsafe)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    db_url = sqlite_waits(course_config()["db_url"])
+    with gradebook() as gb:  # students first: parallel processes then only add their own submissions
+        for name in names:
+            for who in submitted_students(name, student):
+                gb.update_or_create_student(who)
+    LOGS.mkdir(parents=True, exist_ok=True)
     for name in names:
-        args = ["autograde", name, *(["--student", student] if student else []), *(["--force"] if force else []),
-                *options]
-        run_nbgrader(*args, check=False)  # non-zero when some submission failed: the report names it
+        everyone = submitted_students(name, student)
+        todo = [s for s in everyone if force or not graded_at(s, name)]
+        if not todo:
+            print(f"{name}: all {len(everyone)} submission(s) already autograded (FORCE=1 to regrade)")
+            continue
+        started = time.time()
+        shards = [todo[i::jobs] for i in range(min(jobs, len(todo)))]
+        done = _run_shards(name, shards, everyone, started, force, options, db_url)
+        missed = [s for s in todo if s not in done]
+        for who in missed:  # its process died (or was killed): once more, alone
+            args = ["autograde", name, "--student", who, "--force", f"--CourseDirectory.db_url={db_url}", *options]
+            nbgrader(*args, echo=False, capture=True)
     rows = report_rows()
     print(format_report(rows))
     graded = [r for r in rows if r["graded"]]
     return 0 if graded else 1
+
+
+def _run_shards(name, shards, everyone, started, force, options, db_url) -> set[str]:
+    """Run one nbgrader process per shard with a progress bar; the students it graded."""
+    from tqdm.auto import tqdm
+
+    processes = []
+    for index, shard in enumerate(shards):
+        others = ",".join(s for s in everyone if s not in shard)
+        args = ["autograde", name, f"--CourseDirectory.db_url={db_url}", *(["--force"] if force else []), *options]
+        if others:
+            args.append(f"--CourseDirectory.student_id_exclude={others}")
+        log = open(LOGS / f"autograde-{name}-{index}.log", "w")  # closed once its process is done
+        processes.append((subprocess.Popen([sys.executable, "-m", "nbgrader", *args], stdout=log,
+                                           stderr=subprocess.STDOUT, env=environment()), log))
+    todo = [s for shard in shards for s in shard]
+    done: set[str] = set()
+    with tqdm(total=len(todo), desc=f"autograde {name} ({len(shards)} job{'s' * (len(shards) > 1)})",
+              unit="notebook", dynamic_ncols=True) as bar:
+        while True:
+            running = any(p.poll() is None for p, _ in processes)
+            for who in todo:
+                if who not in done and graded_at(who, name) >= started:
+                    done.add(who)
+                    record = graded_record(who, name, name) or {}
+                    bar.set_postfix_str(f"{who}: {record.get('autograde_seconds', 0):.1f} s")
+                    bar.update(1)
+            if not running:
+                break
+            time.sleep(0.5)
+    for process, log in processes:
+        log.close()
+        if process.returncode not in (0, None) and len(done) < len(todo):
+            print(f"note: an autograde process exited with {process.returncode}; its log: {log.name}",
+                  file=sys.stderr)
+    return done
 
 
 def notebook_problem(path: Path) -> str:
@@ -341,6 +419,7 @@ def main(argv=None) -> int:
     p.add_argument("--student")
     p.add_argument("--force", action="store_true", help="regrade submissions that are already autograded")
     p.add_argument("--unsafe", action="store_true", help="grade even without the bubblewrap jail")
+    p.add_argument("--jobs", type=int, help="nbgrader processes grading at once (default: the number of cores)")
     p = commands.add_parser("feedback", help="nbgrader generate_feedback, checked for hidden test text")
     p.add_argument("--lesson")
     commands.add_parser("export", help="grades CSV, Gradescope results.json per student, report")
@@ -351,7 +430,7 @@ def main(argv=None) -> int:
             collect(args.source, args.lesson)
             return 0
         if args.command == "autograde":
-            return autograde(args.lesson, args.student, args.force, args.unsafe)
+            return autograde(args.lesson, args.student, args.force, args.unsafe, args.jobs)
         if args.command == "feedback":
             return feedback(args.lesson)
         if args.command == "export":
