@@ -13,7 +13,7 @@ export PYTHONDONTWRITEBYTECODE = 1
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel jail test lint grade fixtures release lock clean collect autograde feedback export gradescope
+.PHONY: help setup data kernel jail test lint grade fixtures release lock clean collect autograde feedback export gradescope bench-grading
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ export: ## instructors: .nbgrader/grades.csv, Gradescope results.json per studen
 
 gradescope: ## instructors: build/gradescope/<lesson or course>.zip, an autograder for Gradescope (LESSON=NN)
 	$(PY) -m autograder.gradescope.build $(lesson_arg)
+
+bench-grading: ## instructors: submissions per minute on every grading path (a fake class of 40; minutes)
+	$(PY) -m autograder.bench_grading
 
 # --- capstone: train your GPT (capstone/; presets in capstone/presets.py) ---
 # PRESET=name OUT=dir FRESH=1 DEVICE=cpu|cuda|mps TOKENIZER=char|gpt2 NPROC=N (torchrun) ARGS="--lr 3e-3 ..."

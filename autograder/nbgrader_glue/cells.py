@@ -43,3 +43,22 @@ def hidden_code(source: str) -> str:
 def hidden_lines(source: str) -> list[str]:
     """The non-blank lines of a cell's hidden tests, stripped (what must never reach a student)."""
     return [line.strip() for line in hidden_code(source).split("\n") if line.strip()]
+
+
+def with_answers(release, reference, grade_ids=None):
+    """A copy of a released notebook whose answer cells hold the reference's code (markers dropped):
+    what a student who solved those cells hands in. grade_ids: which cells (default: all)."""
+    import json
+
+    import nbformat
+
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in reference.cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    nb = nbformat.from_dict(json.loads(json.dumps(release)))
+    for cell in nb.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.metadata.get("nbgrader", {}).get("solution") and grade_id in answers \
+                and (grade_ids is None or grade_id in grade_ids):
+            cell.source = "\n".join(line for line in answers[grade_id].split("\n")
+                                    if "### BEGIN SOLUTION" not in line and "### END SOLUTION" not in line)
+    return nb

@@ -37,7 +37,8 @@ import nbformat
 from ..jail import bwrap
 from ..paths import lesson_id
 from ..report import results_json
-from ..run import Verdict
+from ..run import FAILED, Verdict
+from ..tasks import lesson_tasks
 from .cells import hidden_lines
 from .commands import FLAGS_KEY, course_config, environment, nbgrader
 
@@ -381,10 +382,10 @@ def gradescope_results() -> dict[str, dict]:
                     continue
                 for sub_nb in submission.notebooks:
                     record = graded_record(student.id, assignment.name, sub_nb.name)
-                    if record is None or "verdicts" not in record:
-                        max_score = sum(g.max_score for g in sub_nb.grades)
-                        verdicts.append(Verdict(f"{assignment.name}", "failed", 0.0, max_score,
-                                                "not graded: the notebook could not be read"))
+                    if record is None or "verdicts" not in record:  # every task, each with the reason
+                        why = f"not graded: {notebook_problem(SUBMITTED / student.id / assignment.name / f'{sub_nb.name}.ipynb')}"
+                        verdicts += [Verdict(task.id, FAILED, 0.0, float(task.points), why)
+                                     for task in lesson_tasks(lesson_id(assignment.name))]
                         continue
                     verdicts += [Verdict(**v) for v in record["verdicts"]]
                     visible.update({v["task"]: Verdict(**v) for v in record.get("visible", [])})
