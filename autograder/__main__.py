@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     fixtures.add_argument("--lesson", action="append", help="only this lesson (NN); may repeat")
 
     args = parser.parse_args(argv)
-    lessons = [lesson_id(x) for x in args.lesson] if args.lesson else None
+    lessons = [lesson_id(x) for x in args.lesson] if getattr(args, "lesson", None) else None
 
     if args.command == "grade":
         from .grade import grade_report
