@@ -27,7 +27,7 @@ import torch
 from autograder.paths import REPO_ROOT
 
 from . import runtime
-from .errors import CapstoneError, report
+from .errors import CapstoneError, print_error
 from .plot import plot_bench
 from .presets import PRESETS
 from .train import run
@@ -147,7 +147,7 @@ def main(argv=None) -> int:
     try:
         return bench(args)
     except CapstoneError as err:
-        return report(err)
+        return print_error(err)
 
 
 def bench(args) -> int:

@@ -15,7 +15,7 @@ class CapstoneError(Exception):
     """A problem the user can fix (failing lessons, a bad checkpoint, an unknown device...)."""
 
 
-def report(err: CapstoneError) -> int:
+def print_error(err: CapstoneError) -> int:
     """What each main() does with a CapstoneError: the message on stderr, exit status 1."""
     print(err, file=sys.stderr, flush=True)
     return 1

@@ -33,7 +33,7 @@ from autograder.loader import LessonLoadError, definition_cells, read_notebook
 from autograder.paths import REPO_ROOT, LessonNotFound, lesson_id, lesson_notebook
 
 from . import assemble
-from .errors import CapstoneError, report
+from .errors import CapstoneError, print_error
 
 FILENAME = "model.py"
 _MARKER = re.compile(r"^\s*###\s*(BEGIN|END)\s+SOLUTION\b.*$")
@@ -208,7 +208,7 @@ def extract(source: str) -> Extract:
                         and _called_name(node.value) == "load_lesson":
                     aliases |= {t.id for t in node.targets if isinstance(t, ast.Name)}
     units: list[Unit] = []
-    for lesson, path, cells in lessons:
+    for lesson, _, cells in lessons:
         for index, code in cells:
             rewritten = _without_lesson_modules(code, aliases)
             try:
@@ -487,9 +487,10 @@ def main(argv=None) -> int:
                                 f"{err.__class__.__name__}: {first}") from None
         problem = check(path, model, model_config)
     except (CapstoneError, OSError) as err:
-        return report(err if isinstance(err, CapstoneError) else CapstoneError(f"cannot write model.py: {err}"))
+        return print_error(err if isinstance(err, CapstoneError) else CapstoneError(f"cannot write model.py: {err}"))
     if problem:
-        return report(CapstoneError(f"{path} was written, but {problem}; your notebooks stay the source of truth"))
+        return print_error(CapstoneError(f"{path} was written, but {problem}; your notebooks stay the "
+                                         f"source of truth"))
     print(f"{path}: your GPT in one file, checked against {against} (same logits)\n"
           f"sample with it: python {_where(path)} --prompt \"ROMEO:\"")
     return 0

@@ -18,7 +18,7 @@ import torch
 from autograder.paths import REPO_ROOT
 
 from . import assemble, checkpoint, runtime
-from .errors import CapstoneError, report
+from .errors import CapstoneError, print_error
 
 
 def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 500, temperature: float = 0.8,
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
         text = generate_text(course, model, tokenizer, prompt, args.tokens, args.temperature, args.top_k,
                              args.seed, device)
     except CapstoneError as err:
-        return report(err)
+        return print_error(err)
     print(text)
     return 0
 

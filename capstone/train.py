@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from autograder.paths import REPO_ROOT
 
 from . import assemble, checkpoint, model_file, runtime
-from .errors import CapstoneError, report
+from .errors import CapstoneError, print_error
 from .plot import plot_losses
 from .presets import DEFAULT_PRESET, PRESETS, TrainConfig, describe_presets, field_names, get_preset, with_overrides
 
@@ -480,7 +480,7 @@ def main(argv=None) -> int:
         run(config, source=args.source, device=args.device, out=out, fresh=args.fresh,
             check_lessons=not args.no_grade, quiet=args.quiet, label=args.preset)
     except CapstoneError as err:
-        return report(err)
+        return print_error(err)
     return 0
 
 

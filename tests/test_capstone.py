@@ -238,10 +238,19 @@ def test_library_code_raises_capstone_errors_not_system_exit():
 
 
 def test_each_main_reports_a_capstone_error_as_a_message(tmp_path, capsys):
-    from capstone import sample
+    from capstone import bench, model_file, sample, train
 
-    assert sample.main(["--out", str(tmp_path)]) == 1
-    assert f"no checkpoint at {tmp_path / 'ckpt.pt'}: train first" in capsys.readouterr().err
+    missing = tmp_path / "no-such-lessons"
+    commands = {
+        sample: (["--out", str(tmp_path)], f"no checkpoint at {tmp_path / 'ckpt.pt'}: train first"),
+        model_file: (["--out", str(tmp_path), "--source", str(missing)], f"cannot read lesson 09 from {missing}"),
+        train: (["--source", str(missing), "--no-grade", "--out", str(tmp_path)], "cannot load lesson 01"),
+        bench: (["--seeds", "1", "--source", str(missing), "--out", str(tmp_path)], "cannot load lesson 01"),
+    }
+    for command, (argv, message) in commands.items():
+        capsys.readouterr()
+        assert command.main(argv) == 1, command.__name__
+        assert message in capsys.readouterr().err, command.__name__
 
 
 def test_gpt_config_is_derived_from_the_lessons_dataclass():
