@@ -61,9 +61,10 @@ class Unit:
 
 
 def _cell_code(text: str) -> str:
-    # what the loader runs, less the nbgrader markers: magics (%, !) mean nothing in a .py file
-    return "\n".join(line for line in text.split("\n")
-                     if not (_MARKER.match(line) or line.lstrip().startswith(("%", "!"))))
+    """What the loader runs, less the nbgrader markers: a magic (%, !) becomes `pass`, as in the loader
+    (a statement that defines nothing, so it stays out of model.py)."""
+    return "\n".join("pass  # " + line.strip() if line.lstrip().startswith(("%", "!")) else line
+                     for line in text.split("\n") if not _MARKER.match(line))
 
 
 def _load_calls(tree: ast.AST) -> list[str]:
@@ -129,6 +130,8 @@ def _bound_names(node: ast.stmt) -> set[str]:
             return
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
             names.add(n.id)
+        if isinstance(n, (ast.Import, ast.ImportFrom)):  # an import inside `try:` or `if`
+            names.update(_import_binding(a, n) for a in n.names if a.name != "*")
         for child in ast.iter_child_nodes(n):
             walk(child)
 
