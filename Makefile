@@ -71,7 +71,7 @@ bench-grading: ## instructors: submissions per minute on every grading path (a f
 
 # --- capstone: train your GPT (capstone/; presets in capstone/presets.py) ---
 # PRESET=name OUT=dir FRESH=1 DEVICE=cpu|cuda|mps TOKENIZER=char|gpt2 NPROC=N (torchrun) ARGS="--lr 3e-3 ..."
-.PHONY: train sample bench
+.PHONY: train sample model bench
 capstone_source = $(if $(filter-out file default undefined,$(origin SOURCE)),--source "$(SOURCE)")
 train_args = --source "$(SOURCE)" $(if $(PRESET),--preset $(PRESET)) $(if $(OUT),--out "$(OUT)") \
 	$(if $(FRESH),--fresh) $(if $(DEVICE),--device $(DEVICE)) $(if $(TOKENIZER),--tokenizer $(TOKENIZER)) $(ARGS)
@@ -83,6 +83,9 @@ sample: ## generate text from the latest checkpoint (OUT=, PROMPT=, TOKENS=, TEM
 	$(PY) -m capstone.sample $(capstone_source) $(if $(OUT),--out "$(OUT)") $(if $(PROMPT),--prompt "$(PROMPT)") \
 		$(if $(TOKENS),--tokens $(TOKENS)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
 		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(DEVICE),--device $(DEVICE)) $(ARGS)
+
+model: ## your whole GPT in one file: runs/<name>/model.py, checked against its checkpoint (OUT=, SOURCE=)
+	$(PY) -m capstone.model_file $(capstone_source) $(if $(OUT),--out "$(OUT)")
 
 bench: ## time-to-quality: the reference vs the nanoGPT-README baseline (minutes; CEILING=1 adds the 15-min run)
 	$(PY) -m capstone.bench $(if $(CEILING),--ceiling) $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)

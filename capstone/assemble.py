@@ -21,7 +21,9 @@ from typing import Callable
 from autograder.loader import LessonLoadError, definition_cells, load_lesson, read_notebook
 from autograder.paths import REPO_ROOT, LessonNotFound, lesson_notebook, read_tinyshakespeare
 
-# lesson -> the names the capstone takes from it (API.md)
+from .errors import CapstoneError
+
+# lesson -> the names the capstone takes from it; their signatures: docs/capstone-api.md
 USES = {
     "01": ["build_vocab", "make_tables", "encode", "decode"],
     "03": ["train_val_split", "get_batch"],
@@ -33,14 +35,16 @@ USES = {
 GRADE_CACHE = Path(os.environ.get("CAPSTONE_GRADE_CACHE", REPO_ROOT / "runs" / ".grade-cache.json"))
 
 
-class NotReady(SystemExit):
+class NotReady(CapstoneError):
     """The lessons cannot train a GPT yet; the message says which tasks to fix."""
 
 
-def load_course(source: str = "lessons") -> SimpleNamespace:
-    """The capstone's building blocks, each taken from its lesson in `source`."""
+def load_course(source: str = "lessons", lessons=None) -> SimpleNamespace:
+    """The capstone's building blocks, each taken from its lesson in `source` (all of USES, or `lessons`)."""
     names = {}
     for lesson, wanted in USES.items():
+        if lessons is not None and lesson not in lessons:
+            continue
         try:
             module = load_lesson(lesson, source=source)
         except (LessonLoadError, LessonNotFound) as err:
@@ -191,11 +195,11 @@ def make_tokenizer(course, kind: str, text: str | None = None, identity: dict | 
         return char_tokenizer_from(course, identity) if identity else char_tokenizer(course, text)
     if kind == "gpt2":
         return gpt2_tokenizer()
-    raise SystemExit(f"unknown tokenizer {kind!r}: use char or gpt2")
+    raise CapstoneError(f"unknown tokenizer {kind!r}: use char or gpt2")
 
 
 def shakespeare() -> str:
     try:
         return read_tinyshakespeare()
     except FileNotFoundError as err:
-        raise SystemExit(str(err)) from None
+        raise CapstoneError(str(err)) from None

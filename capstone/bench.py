@@ -27,6 +27,7 @@ import torch
 from autograder.paths import REPO_ROOT
 
 from . import runtime
+from .errors import CapstoneError, print_error
 from .plot import plot_bench
 from .presets import PRESETS
 from .train import run
@@ -73,7 +74,7 @@ def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Pat
     summary = run(config, source=source, out=out_root / f"{name}-s{seed}", fresh=True, check_lessons=False,
                   quiet=True, save_during=False, label=f"{name} seed {seed}", val_iters=200)
     if summary.get("interrupted"):
-        raise SystemExit("benchmark interrupted")
+        raise CapstoneError("benchmark interrupted")
     history = json.loads((out_root / f"{name}-s{seed}" / "history.json").read_text())
     curve = [(e[1], e[3]) for e in history["evals"]]  # (wall-clock training seconds, val loss)
     cpu_curve = [(e[4], e[3]) for e in history["evals"]]  # (CPU seconds per thread, val loss)
@@ -143,7 +144,14 @@ def main(argv=None) -> int:
                              "per thread (use on a machine shared with other work)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bench")
     args = parser.parse_args(argv)
+    try:
+        return bench(args)
+    except CapstoneError as err:
+        return print_error(err)
 
+
+def bench(args) -> int:
+    """The benchmark itself: runs, report, figures (main parses the arguments and reports errors)."""
     threads = runtime.cpu_threads(args.threads, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]

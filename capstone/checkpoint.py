@@ -15,10 +15,12 @@ from pathlib import Path
 
 import torch
 
+from .errors import CapstoneError
+
 FORMAT = 1  # version of the "capstone" record below
 
 
-class CheckpointError(SystemExit):
+class CheckpointError(CapstoneError):
     """A checkpoint that cannot be used; the message says why and what to do."""
 
 

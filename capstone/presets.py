@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
+from .errors import CapstoneError
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -81,7 +83,7 @@ DEFAULT_PRESET = "cpu-small"
 
 def get_preset(name: str) -> TrainConfig:
     if name not in PRESETS:
-        raise SystemExit(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
+        raise CapstoneError(f"unknown preset {name!r}; choose one of: {', '.join(PRESETS)}")
     return PRESETS[name]
 
 

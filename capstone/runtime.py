@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from .errors import CapstoneError
+
 
 def pick_device(requested: str = "auto") -> str:
     """'auto' picks cuda, then mps, then cpu; anything else is used as given (and checked)."""
@@ -25,9 +27,9 @@ def pick_device(requested: str = "auto") -> str:
             return "mps"
         return "cpu"
     if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"--device {requested}: this torch sees no CUDA GPU (use --device cpu or auto)")
+        raise CapstoneError(f"--device {requested}: this torch sees no CUDA GPU (use --device cpu or auto)")
     if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise SystemExit("--device mps: Apple's Metal backend is not available here (use --device cpu or auto)")
+        raise CapstoneError("--device mps: Apple's Metal backend is not available here (use --device cpu or auto)")
     return requested
 
 
@@ -68,7 +70,7 @@ def start(requested_device: str = "auto") -> Runtime:
         return Runtime(device)
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if device == "mps":
-        raise SystemExit("torchrun with MPS is not supported: use --device cpu")
+        raise CapstoneError("torchrun with MPS is not supported: use --device cpu")
     if device.startswith("cuda"):
         device = f"cuda:{local_rank}"
         torch.cuda.set_device(device)

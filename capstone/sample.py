@@ -18,6 +18,7 @@ import torch
 from autograder.paths import REPO_ROOT
 
 from . import assemble, checkpoint, runtime
+from .errors import CapstoneError, print_error
 
 
 def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 500, temperature: float = 0.8,
@@ -26,9 +27,9 @@ def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 50
     try:
         ids = tokenizer.encode(prompt or "\n")
     except KeyError as err:
-        raise SystemExit(f"the prompt has a character the model never saw in training: {err}") from None
+        raise CapstoneError(f"the prompt has a character the model never saw in training: {err}") from None
     if not ids:
-        raise SystemExit(f"the prompt {prompt!r} encodes to no tokens")
+        raise CapstoneError(f"the prompt {prompt!r} encodes to no tokens")
     idx = torch.tensor([ids], dtype=torch.long, device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
     if top_k is not None and top_k <= 0:
@@ -40,6 +41,8 @@ def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 50
     try:
         with torch.no_grad():
             out = model.generate(idx, tokens, temperature=temperature, top_k=top_k, generator=generator)
+    except NotImplementedError as err:
+        raise CapstoneError(f"your lesson code is not finished: {err}") from None
     finally:
         model.train(was_training)
     return tokenizer.decode(out[0].tolist())
@@ -48,8 +51,16 @@ def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 50
 def latest_run() -> Path:
     found = sorted((REPO_ROOT / "runs").glob("*/ckpt.pt"), key=lambda p: p.stat().st_mtime)
     if not found:
-        raise SystemExit("no checkpoint in runs/: train one first with `make train`")
+        raise CapstoneError("no checkpoint in runs/: train one first with `make train`")
     return found[-1].parent
+
+
+def source_for(ckpt_path: Path, requested: str | None) -> str:
+    """The lessons to rebuild a checkpoint's model from: as asked, else those it was trained with."""
+    source = requested or checkpoint.read_record(ckpt_path).get("source", "lessons")
+    if source not in ("lessons", "solutions") and not Path(source).is_dir():
+        source = "lessons"  # trained from a folder that is gone
+    return source
 
 
 def load_model(course, ckpt_path: Path, device: str):
@@ -83,21 +94,18 @@ def main(argv=None) -> int:
     if args.temperature <= 0:
         parser.error("--temperature must be > 0")
 
-    ckpt_path = args.ckpt or (args.out or latest_run()) / "ckpt.pt"
-    device = runtime.pick_device(args.device)
-    source = args.source or checkpoint.read_record(ckpt_path).get("source", "lessons")
-    if source not in ("lessons", "solutions") and not Path(source).is_dir():
-        source = "lessons"
-    course = assemble.load_course(source)
-    model, tokenizer, record = load_model(course, ckpt_path, device)
-    prompt = args.prompt.encode().decode("unicode_escape") if "\\n" in args.prompt else args.prompt
-    print(f"# {ckpt_path}: step {record['step']}, val {record.get('final', {}).get('val', float('nan')):.4f}",
-          file=sys.stderr)
     try:
+        ckpt_path = args.ckpt or (args.out or latest_run()) / "ckpt.pt"
+        device = runtime.pick_device(args.device)
+        course = assemble.load_course(source_for(ckpt_path, args.source))
+        model, tokenizer, record = load_model(course, ckpt_path, device)
+        prompt = args.prompt.encode().decode("unicode_escape") if "\\n" in args.prompt else args.prompt
+        print(f"# {ckpt_path}: step {record['step']}, val {record.get('final', {}).get('val', float('nan')):.4f}",
+              file=sys.stderr)
         text = generate_text(course, model, tokenizer, prompt, args.tokens, args.temperature, args.top_k,
                              args.seed, device)
-    except NotImplementedError as err:
-        raise SystemExit(f"your lesson code is not finished: {err}") from None
+    except CapstoneError as err:
+        return print_error(err)
     print(text)
     return 0
 

@@ -6,13 +6,14 @@
     torchrun --nproc_per_node=2 -m capstone.train --preset cpu-small   # data-parallel
 
 Every building block comes from a lesson: the vocabulary and encode/decode (01), train_val_split and
-get_batch (03), estimate_loss (05), GPTConfig and GPT with generate (09), lr_at,
+get_batch (03), estimate_loss (05), GPTConfig and GPT with generate (07-09), lr_at,
 configure_optimizer, train_step, save_checkpoint and load_checkpoint (10). This file only wires them
-together, adds the progress bar, plots and samples, and makes the run safe to interrupt.
+together, adds the progress bar, plots and samples, and makes the run safe to interrupt. A run is
+three steps sharing one `Run`: set_up (lessons, data, model, resume), train_loop, finish.
 
-Output, in runs/<preset>/ (or --out): ckpt.pt, loss.png, sample.txt, summary.json. Running again
-with the same folder resumes from ckpt.pt; Ctrl-C saves a checkpoint first (press twice to quit
-without saving).
+Output, in runs/<preset>/ (or --out): ckpt.pt, model.py (your GPT in one file), loss.png, sample.txt,
+history.json, summary.json. Running again with the same folder resumes from ckpt.pt; Ctrl-C saves a
+checkpoint first (press twice to quit without saving).
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ import math
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from tqdm.auto import tqdm
 
 from autograder.paths import REPO_ROOT
 
-from . import assemble, checkpoint, runtime
+from . import assemble, checkpoint, model_file, runtime
+from .errors import CapstoneError, print_error
 from .plot import plot_losses
 from .presets import DEFAULT_PRESET, PRESETS, TrainConfig, describe_presets, field_names, get_preset, with_overrides
 
@@ -150,7 +154,104 @@ def model_config_dict(gpt_config) -> dict:
     return dataclasses.asdict(gpt_config) if dataclasses.is_dataclass(gpt_config) else dict(vars(gpt_config))
 
 
-# --- the run ----------------------------------------------------------------------------------------
+def gpt_config_for(course, config: TrainConfig, vocab_size: int):
+    """Lesson 07's GPTConfig for this run: every field TrainConfig shares with it, vocab_size from the tokenizer.
+
+    Derived from the dataclass's fields, so a field added to GPTConfig needs no edit here: a preset sets
+    it once TrainConfig has a field of that name (which also makes it a --flag); until then it keeps
+    GPTConfig's default."""
+    try:
+        names = [f.name for f in dataclasses.fields(course.GPTConfig)]
+    except TypeError:
+        raise assemble.NotReady("GPTConfig (lesson 07's set-up cell) is not a dataclass any more: "
+                                "restore that cell") from None
+    settings = {name: getattr(config, name) for name in names if name != "vocab_size" and hasattr(config, name)}
+    try:
+        return course.GPTConfig(vocab_size=vocab_size, **settings)
+    except TypeError as err:
+        raise assemble.NotReady(f"lesson 07's GPTConfig does not take the fields the capstone needs: {err}") from None
+
+
+# --- the run: set_up, train_loop, finish ------------------------------------------------------------
+
+@dataclass
+class Run:
+    """One training run: what set_up builds, train_loop advances and finish reports and saves."""
+    rt: runtime.Runtime
+    config: TrainConfig
+    course: SimpleNamespace  # the lessons' functions (assemble.load_course)
+    source: str
+    out: Path
+    label: str
+    val_iters: int | None  # batches of each val estimate, if not config.eval_iters
+    tokenizer: assemble.Tokenizer
+    train_data: torch.Tensor
+    val_data: torch.Tensor
+    gpt_config: object
+    model: torch.nn.Module  # the GPT: what is saved, evaluated and sampled
+    optimizer: torch.optim.Optimizer
+    trainee: torch.nn.Module | None = None  # what train_step trains: the GPT, or its DistributedDataParallel
+    batch_gen: torch.Generator | None = None
+    step: int = 0
+    # train_time: wall-clock seconds spent in training steps (evaluation and saving excluded);
+    # cpu_time: this process's CPU seconds per thread in them (what a busy, shared machine actually gave us)
+    train_time: float = 0.0
+    cpu_time: float = 0.0
+    warmup_end_time: float | None = None
+    history: dict = dataclasses.field(default_factory=lambda: {"steps": [], "evals": []})
+    done: dict | None = None  # the checkpoint already holds a finished run: its final summary
+
+    @property
+    def ckpt_path(self) -> Path:
+        return self.out / "ckpt.pt"
+
+    @property
+    def model_path(self) -> Path:
+        return self.out / model_file.FILENAME
+
+    @property
+    def tokens_per_step(self) -> int:
+        return self.config.batch_size * self.config.block_size * self.rt.world_size
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def say(self, *args, **kwargs) -> None:
+        if self.rt.is_main:
+            print(*args, **kwargs)
+
+    def clock(self) -> float:
+        """What the time budget counts: training seconds, wall-clock or CPU."""
+        return self.cpu_time if self.config.clock == "cpu" else self.train_time
+
+    def evaluate(self, iters: int, val_iters: int | None = None) -> dict[str, float]:
+        """Lesson 05's estimate_loss on train and val, on the same batches every time (fixed seeds): the
+        curves show the model changing, not the sample."""
+        config, device = self.config, self.rt.device
+        gens = {split: torch.Generator().manual_seed(config.seed + i) for i, split in enumerate(("train", "val"))}
+        fns = {split: (lambda d=d, g=gens[split]: self.course.get_batch(d, config.block_size, config.batch_size,
+                                                                        generator=g, device=device))
+               for split, d in (("train", self.train_data), ("val", self.val_data))}
+        if val_iters is None or val_iters == iters:
+            losses = self.course.estimate_loss(self.model, fns, iters)
+        else:
+            losses = {**self.course.estimate_loss(self.model, {"train": fns["train"]}, iters),
+                      **self.course.estimate_loss(self.model, {"val": fns["val"]}, val_iters)}
+        return {k: float(v) for k, v in losses.items()}
+
+    def save(self, final: dict | None = None) -> None:
+        """Lesson 10's save_checkpoint (made atomic), with the capstone's record: rank 0 only."""
+        if not self.rt.is_main:
+            return
+        record = {"model_config": model_config_dict(self.gpt_config), "tokenizer": self.tokenizer.identity,
+                  "train_config": dataclasses.asdict(self.config), "source": str(self.source), "step": self.step,
+                  "train_time": self.train_time, "cpu_time": self.cpu_time,
+                  "warmup_end_time": self.warmup_end_time, "history": self.history}
+        if final is not None:
+            record["final"] = final
+        checkpoint.save(self.course, self.ckpt_path, self.model, self.optimizer, self.step, self.gpt_config, record)
+
 
 def run(config: TrainConfig, *, source: str = "lessons", device: str = "auto", out: Path,
         fresh: bool = False, check_lessons: bool = True, quiet: bool = False, save_during: bool = True,
@@ -158,17 +259,21 @@ def run(config: TrainConfig, *, source: str = "lessons", device: str = "auto", o
     """Train (or resume) one run; returns its summary (also written to out/summary.json on rank 0).
 
     val_iters: batches of the val estimate at each interval, if not config.eval_iters (the benchmark
-    uses 200 for val and a cheap train estimate)."""
+    uses 200 for val and a cheap train estimate). Raises CapstoneError for what the user can fix."""
     rt = runtime.start(device)
     try:
-        return _run(rt, config, source=source, out=Path(out), fresh=fresh, check_lessons=check_lessons,
-                    quiet=quiet, save_during=save_during, sample=sample, label=label, val_iters=val_iters)
+        state = set_up(rt, config, source=source, out=Path(out), fresh=fresh, check_lessons=check_lessons,
+                       label=label, val_iters=val_iters)
+        if state.done is not None:
+            return state.done
+        return finish(state, train_loop(state, quiet=quiet, save_during=save_during), sample=sample)
     finally:
         rt.close()
 
 
-def _run(rt, config, *, source, out, fresh, check_lessons, quiet, save_during, sample, label, val_iters) -> dict:
-    say = print if rt.is_main else (lambda *a, **k: None)
+def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: str, out: Path, fresh: bool = False,
+           check_lessons: bool = True, label: str = "", val_iters: int | None = None) -> Run:
+    """Everything before the first step: lessons, data, model, optimizer, resumed state, model.py."""
     if rt.device == "cpu":
         torch.set_num_threads(runtime.cpu_threads(config.threads, rt.world_size))
 
@@ -186,194 +291,196 @@ def _run(rt, config, *, source, out, fresh, check_lessons, quiet, save_during, s
 
     # 2. data: lesson 01 (or GPT-2 BPE) tokens, lesson 03's split
     ckpt_path = out / "ckpt.pt"
-    record = None
-    if ckpt_path.exists() and not fresh:
-        record = checkpoint.read_record(ckpt_path)
+    record = checkpoint.read_record(ckpt_path) if ckpt_path.exists() and not fresh else None
     text = assemble.shakespeare()
     tokenizer = assemble.make_tokenizer(course, config.tokenizer, text)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     train_data, val_data = course.train_val_split(data, 0.9)
 
-    # 3. model (lesson 09) and optimizer (lesson 10)
-    try:
-        gpt_config = course.GPTConfig(
-            block_size=config.block_size, vocab_size=tokenizer.vocab_size, n_layer=config.n_layer,
-            n_head=config.n_head, n_embd=config.n_embd, dropout=config.dropout, bias=config.bias,
-            flash=config.flash, tie_weights=config.tie_weights)
-    except TypeError as err:
-        raise assemble.NotReady(f"lesson 09's GPTConfig does not take the fields the capstone needs: {err}") from None
+    # 3. model (lessons 07-09) and optimizer (lesson 10)
+    gpt_config = gpt_config_for(course, config, tokenizer.vocab_size)
     torch.manual_seed(config.seed)  # same seed on every process: identical initial weights
     model = course.GPT(gpt_config).to(rt.device)
     optimizer = course.configure_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2))
     use_multi_tensor_adamw(optimizer)
+    state = Run(rt, config, course, str(source), out, label, val_iters, tokenizer, train_data, val_data, gpt_config,
+                model, optimizer)
 
-    # train_time: wall-clock seconds spent in training steps (evaluation and saving excluded);
-    # cpu_time: this process's CPU seconds per thread in them (what a busy, shared machine actually gave us)
-    step, train_time, cpu_time, warmup_end_time = 0, 0.0, 0.0, None
-    history = {"steps": [], "evals": []}
+    # 4. resume: the checkpoint must hold this model and vocabulary
     if record is not None:
         checkpoint.check_compatible(ckpt_path, record, model_config_dict(gpt_config), tokenizer.identity)
         saved = checkpoint.load(course, ckpt_path, model, optimizer)
-        step, train_time = int(saved.get("step", record["step"])), record["train_time"]
-        cpu_time = record.get("cpu_time", train_time)
-        warmup_end_time, history = record.get("warmup_end_time"), record["history"]
-        if finished(config, step, cpu_time if config.clock == "cpu" else train_time):
-            say(f"{ckpt_path} already holds a finished run ({step} steps, final val "
-                f"{record.get('final', {}).get('val', float('nan')):.4f}).\n"
-                f"`make sample` generates from it; --fresh (make train FRESH=1) trains again from scratch; "
-                f"a larger --max-iters continues training.")
-            return record.get("final", {})
-        say(f"resuming {ckpt_path} at step {step} ({train_time:.0f} s trained)")
+        state.step, state.train_time = int(saved.get("step", record["step"])), record["train_time"]
+        state.cpu_time = record.get("cpu_time", state.train_time)
+        state.warmup_end_time, state.history = record.get("warmup_end_time"), record["history"]
 
-    raw_model = model
+    # 5. the student's whole GPT in one file, checked against the model just built (rank 0 writes files)
+    if rt.is_main:
+        _, problem = model_file.write_checked(source, out, model, model_config_dict(gpt_config))
+        if problem:
+            state.say(f"note: {state.model_path} {problem}; your notebooks stay the source of truth")
+
+    if record is not None:
+        if finished(config, state.step, state.clock()):
+            state.say(f"{ckpt_path} already holds a finished run ({state.step} steps, final val "
+                      f"{record.get('final', {}).get('val', float('nan')):.4f}).\n"
+                      f"`make sample` generates from it; --fresh (make train FRESH=1) trains again from scratch; "
+                      f"a larger --max-iters continues training.")
+            state.done = record.get("final", {})
+            return state
+        state.say(f"resuming {ckpt_path} at step {state.step} ({state.train_time:.0f} s trained)")
+
+    # 6. several processes: DDP averages the gradients; each process draws its own batches, and a
+    # resumed run continues with fresh, reproducible draws
+    state.trainee = model
     if rt.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(model, device_ids=[rt.local_rank] if rt.device.startswith("cuda") else None)
+        state.trainee = DistributedDataParallel(model, device_ids=[rt.local_rank]
+                                                if rt.device.startswith("cuda") else None)
+    state.batch_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + rt.rank * 7_919 + state.step)
+    torch.manual_seed(config.seed + rt.rank + state.step)  # dropout
 
-    # each process draws its own batches; a resumed run continues with fresh, reproducible draws
-    batch_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + rt.rank * 7_919 + step)
-    torch.manual_seed(config.seed + rt.rank + step)  # dropout
+    state.say(f"{label or 'training'}: {state.n_params / 1e6:.2f}M parameters, {tokenizer.kind} tokens (vocab "
+              f"{tokenizer.vocab_size}), {len(train_data):,} train / {len(val_data):,} val tokens, device {rt.device}"
+              + (f" x {rt.world_size} processes" if rt.distributed else "")
+              + f", {torch.get_num_threads()} threads; writing to {out}")
+    return state
 
-    def evaluate(iters: int, val_iters: int | None = None) -> dict[str, float]:
-        # the same batches at every evaluation (fixed seed): curves show the model changing, not the sample
-        gens = {split: torch.Generator().manual_seed(config.seed + i) for i, split in enumerate(("train", "val"))}
-        fns = {split: (lambda d=d, g=gens[split]: course.get_batch(d, config.block_size, config.batch_size,
-                                                                   generator=g, device=rt.device))
-               for split, d in (("train", train_data), ("val", val_data))}
-        if val_iters is None or val_iters == iters:
-            losses = course.estimate_loss(raw_model, fns, iters)
-        else:
-            losses = {**course.estimate_loss(raw_model, {"train": fns["train"]}, iters),
-                      **course.estimate_loss(raw_model, {"val": fns["val"]}, val_iters)}
-        return {k: float(v) for k, v in losses.items()}
 
-    def save(final=None):
-        if not rt.is_main:
-            return
-        rec = {"model_config": model_config_dict(gpt_config), "tokenizer": tokenizer.identity,
-               "train_config": dataclasses.asdict(config), "source": str(source), "step": step,
-               "train_time": train_time, "cpu_time": cpu_time, "warmup_end_time": warmup_end_time, "history": history}
-        if final is not None:
-            rec["final"] = final
-        checkpoint.save(course, ckpt_path, raw_model, optimizer, step, gpt_config, rec)
+@dataclass
+class Session:
+    """What one call of train_loop did (a resumed run has several sessions)."""
+    interrupted: bool = False
+    steps: int = 0
+    seconds: float = 0.0  # training seconds of these steps (the slowest process's)
+    wall: float = 0.0  # wall-clock seconds of the whole loop, evaluations included
 
-    tokens_per_step = config.batch_size * config.block_size * rt.world_size
-    n_params = sum(p.numel() for p in raw_model.parameters())
-    say(f"{label or 'training'}: {n_params / 1e6:.2f}M parameters, {tokenizer.kind} tokens (vocab "
-        f"{tokenizer.vocab_size}), {len(train_data):,} train / {len(val_data):,} val tokens, device {rt.device}"
-        + (f" x {rt.world_size} processes" if rt.distributed else "")
-        + f", {torch.get_num_threads()} threads; writing to {out}")
+    def tokens_per_s(self, tokens_per_step: int) -> float:
+        return tokens_per_step * self.steps / max(self.seconds, 1e-9)
 
-    if step == 0 and rt.is_main and config.eval_interval > 0:
-        losses = evaluate(config.eval_iters, val_iters)
-        history["evals"].append((0, 0.0, losses["train"], losses["val"], 0.0))
-        say(f"step 0: train {losses['train']:.4f}, val {losses['val']:.4f}")
 
-    wall_start = time.perf_counter()
+def train_loop(state: Run, *, quiet: bool = False, save_during: bool = True) -> Session:
+    """Lesson 10's train_step until the step or time budget is spent, Ctrl-C or a NaN loss."""
+    config, rt, course = state.config, state.rt, state.course
+    if state.step == 0 and rt.is_main and config.eval_interval > 0:
+        losses = state.evaluate(config.eval_iters, state.val_iters)
+        state.history["evals"].append((0, 0.0, losses["train"], losses["val"], 0.0))
+        state.say(f"step 0: train {losses['train']:.4f}, val {losses['val']:.4f}")
+
+    session, wall_start = Session(), time.perf_counter()
     by_time = config.time_budget > 0
-
-    def budget_clock() -> float:
-        return cpu_time if config.clock == "cpu" else train_time
-
-    bar = tqdm(total=config.time_budget if by_time else config.max_iters, initial=budget_clock() if by_time else step,
-               unit="s" if by_time else "step", disable=quiet or not rt.is_main, dynamic_ncols=True,
+    bar = tqdm(total=config.time_budget if by_time else config.max_iters,
+               initial=state.clock() if by_time else state.step, unit="s" if by_time else "step",
+               disable=quiet or not rt.is_main, dynamic_ncols=True,
                bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} {unit} [{elapsed}<{remaining}{postfix}]"
                if by_time else None)
-    interrupted, session_steps, session_time = False, 0, 0.0
-    with StopRequest() as stop:
-        while not finished(config, step, budget_clock()):
-            t0, c0, before = time.perf_counter(), time.process_time(), budget_clock()
-            lr = learning_rate(course, config, step, budget_clock(), warmup_end_time)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            x, y = course.get_batch(train_data, config.block_size, config.batch_size, generator=batch_gen,
-                                    device=rt.device)
-            loss = float(course.train_step(model, optimizer, x, y, config.grad_clip))
-            dt = time.perf_counter() - t0
-            cpu_dt = (time.process_time() - c0) / torch.get_num_threads()
-            # every process must take the same decisions: stop, NaN, and the clocks (slowest process)
-            stop_now, bad, clock, cpu_clock = rt.agree([float(stop.requested), float(not math.isfinite(loss)),
-                                                        train_time + dt, cpu_time + cpu_dt])
-            step, dt, train_time, cpu_time = step + 1, clock - train_time, clock, cpu_clock
-            session_steps, session_time = session_steps + 1, session_time + dt
-            if bad:
-                bar.close()
-                kept = f"; the last good checkpoint is {ckpt_path}" if ckpt_path.exists() else ""
-                raise SystemExit(f"training stopped: the loss became {loss} at step {step} (lr {lr:.3g}). "
-                                 f"Lower --lr or check your lesson code{kept}.")
-            if warmup_end_time is None and step >= config.warmup_iters:
-                warmup_end_time = budget_clock()
-            history["steps"].append((step, round(train_time, 4), round(loss, 5)))
-            bar.update(budget_clock() - before if by_time else 1)
-            if step % 10 == 0 or step == 1:
-                bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}",
-                                tok_s=f"{tokens_per_step * session_steps / max(session_time, 1e-9):,.0f}")
-            if stop_now:
-                interrupted = True
-                break
-            if config.eval_interval > 0 and step % config.eval_interval == 0 and not finished(config, step,
-                                                                                              budget_clock()):
-                if rt.is_main:
-                    losses = evaluate(config.eval_iters, val_iters)
-                    history["evals"].append((step, round(train_time, 3), losses["train"], losses["val"],
-                                             round(cpu_time, 3)))
-                    bar.write(f"step {step}: train {losses['train']:.4f}, val {losses['val']:.4f} "
-                              f"({train_time:.1f} s)")
+    try:
+        with StopRequest() as stop:
+            while not finished(config, state.step, state.clock()):
+                t0, c0, before = time.perf_counter(), time.process_time(), state.clock()
+                lr = learning_rate(course, config, state.step, state.clock(), state.warmup_end_time)
+                for group in state.optimizer.param_groups:
+                    group["lr"] = lr
+                x, y = course.get_batch(state.train_data, config.block_size, config.batch_size,
+                                        generator=state.batch_gen, device=rt.device)
+                loss = float(course.train_step(state.trainee, state.optimizer, x, y, config.grad_clip))
+                dt = time.perf_counter() - t0
+                cpu_dt = (time.process_time() - c0) / torch.get_num_threads()
+                # every process must take the same decisions: stop, NaN, and the clocks (slowest process)
+                stop_now, bad, clock, cpu_clock = rt.agree([float(stop.requested), float(not math.isfinite(loss)),
+                                                            state.train_time + dt, state.cpu_time + cpu_dt])
+                state.step, dt = state.step + 1, clock - state.train_time
+                state.train_time, state.cpu_time = clock, cpu_clock
+                session.steps, session.seconds = session.steps + 1, session.seconds + dt
+                if bad:
+                    kept = f"; the last good checkpoint is {state.ckpt_path}" if state.ckpt_path.exists() else ""
+                    raise CapstoneError(f"training stopped: the loss became {loss} at step {state.step} "
+                                        f"(lr {lr:.3g}). Lower --lr or check your lesson code{kept}.")
+                if state.warmup_end_time is None and state.step >= config.warmup_iters:
+                    state.warmup_end_time = state.clock()
+                state.history["steps"].append((state.step, round(state.train_time, 4), round(loss, 5)))
+                bar.update(state.clock() - before if by_time else 1)
+                if state.step % 10 == 0 or state.step == 1:
+                    bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}",
+                                    tok_s=f"{session.tokens_per_s(state.tokens_per_step):,.0f}")
+                if stop_now:
+                    session.interrupted = True
+                    break
+                if (config.eval_interval > 0 and state.step % config.eval_interval == 0
+                        and not finished(config, state.step, state.clock()) and rt.is_main):
+                    losses = state.evaluate(config.eval_iters, state.val_iters)
+                    state.history["evals"].append((state.step, round(state.train_time, 3), losses["train"],
+                                                   losses["val"], round(state.cpu_time, 3)))
+                    bar.write(f"step {state.step}: train {losses['train']:.4f}, val {losses['val']:.4f} "
+                              f"({state.train_time:.1f} s)")
                     if save_during:
-                        save()
-    bar.close()
-    wall = time.perf_counter() - wall_start
+                        state.save()
+    finally:
+        bar.close()
+    session.wall = time.perf_counter() - wall_start
+    return session
 
-    if interrupted:
-        save()
-        say(f"\ninterrupted at step {step}: checkpoint saved to {ckpt_path}. Run the same command again to resume.")
-        return {"interrupted": True, "step": step}
 
-    summary = {"label": label, "step": step, "train_time": round(train_time, 2), "wall_time": round(wall, 2),
-               "cpu_time": round(cpu_time, 2),
-               "tokens_per_s": round(tokens_per_step * session_steps / max(session_time, 1e-9)),
-               "flops_per_token": flops_per_token(raw_model, config), "params": n_params,
+def finish(state: Run, session: Session, *, sample: bool = True) -> dict:
+    """After the loop: save, and on a completed run the final estimate, plots, sample and summary."""
+    config, rt, out = state.config, state.rt, state.out
+    if session.interrupted:
+        state.save()
+        state.say(f"\ninterrupted at step {state.step}: checkpoint saved to {state.ckpt_path}. "
+                  f"Run the same command again to resume.")
+        return {"interrupted": True, "step": state.step}
+
+    summary = {"label": state.label, "step": state.step, "train_time": round(state.train_time, 2),
+               "wall_time": round(session.wall, 2), "cpu_time": round(state.cpu_time, 2),
+               "tokens_per_s": round(session.tokens_per_s(state.tokens_per_step)),
+               "flops_per_token": flops_per_token(state.model, config), "params": state.n_params,
                "world_size": rt.world_size}
-    if rt.distributed:  # every process reports its copy of the weights: DDP keeps them identical
-        sys.stdout.write(f"rank {rt.rank}: weights sha256 {weights_digest(raw_model)}\n")  # one write: no interleaving
+    if rt.distributed:  # every process reports its copy of the weights (one write: no interleaving)
+        sys.stdout.write(f"rank {rt.rank}: weights sha256 {weights_digest(state.model)}\n")
         sys.stdout.flush()
     if not rt.is_main:
         return summary
 
-    losses = evaluate(config.final_eval_iters)
-    history["evals"].append((step, round(train_time, 3), losses["train"], losses["val"], round(cpu_time, 3)))
+    losses = state.evaluate(config.final_eval_iters)
+    state.history["evals"].append((state.step, round(state.train_time, 3), losses["train"], losses["val"],
+                                   round(state.cpu_time, 3)))
     summary.update(train=round(losses["train"], 4), val=round(losses["val"], 4))
-    save(final=summary)
+    state.save(final=summary)
     out.mkdir(parents=True, exist_ok=True)
-    plot_losses(history, out / "loss.png", title=f"{label or out.name}: {n_params / 1e6:.2f}M params, "
-                                                 f"val {losses['val']:.3f} after {train_time:.0f} s")
-    (out / "history.json").write_text(json.dumps(history))
+    plot_losses(state.history, out / "loss.png",
+                title=f"{state.label or out.name}: {state.n_params / 1e6:.2f}M params, "
+                      f"val {losses['val']:.3f} after {state.train_time:.0f} s")
+    (out / "history.json").write_text(json.dumps(state.history))
     text_out = ""
     if sample and config.sample_tokens > 0:
         from .sample import generate_text
 
-        text_out = generate_text(course, raw_model, tokenizer, prompt="\n", tokens=config.sample_tokens,
+        text_out = generate_text(state.course, state.model, state.tokenizer, prompt="\n", tokens=config.sample_tokens,
                                  device=rt.device)
         (out / "sample.txt").write_text(text_out)
     summary["sample"] = text_out
     (out / "summary.json").write_text(json.dumps({**summary, "config": dataclasses.asdict(config)}, indent=1))
-    say(f"\nfinal ({config.final_eval_iters} batches): train {losses['train']:.4f}, val {losses['val']:.4f} "
-        f"after {step} steps, {train_time:.1f} s training ({wall:.1f} s wall), "
-        f"{summary['tokens_per_s']:,} tokens/s")
+    state.say(f"\nfinal ({config.final_eval_iters} batches): train {losses['train']:.4f}, val {losses['val']:.4f} "
+              f"after {state.step} steps, {state.train_time:.1f} s training ({session.wall:.1f} s wall), "
+              f"{summary['tokens_per_s']:,} tokens/s")
     if text_out:
-        say("\n--- sample ---" + text_out + "\n--------------")
-    say(f"checkpoint {ckpt_path}\nloss curves {out / 'loss.png'}\nsample {out / 'sample.txt'}\n"
-        f"more text: make sample OUT={out} PROMPT=\"ROMEO:\"")
+        state.say("\n--- sample ---" + text_out + "\n--------------")
+    state.say(f"checkpoint {state.ckpt_path}\nloss curves {out / 'loss.png'}\nsample {out / 'sample.txt'}\n"
+              f"your GPT in one file {state.model_path}\n"
+              f"more text: make sample OUT={out} PROMPT=\"ROMEO:\"")
     return summary
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    config = config_from_args(args)
-    out = args.out or default_out(args.preset, config)
-    run(config, source=args.source, device=args.device, out=out, fresh=args.fresh,
-        check_lessons=not args.no_grade, quiet=args.quiet, label=args.preset)
+    try:
+        config = config_from_args(args)
+        out = args.out or default_out(args.preset, config)
+        run(config, source=args.source, device=args.device, out=out, fresh=args.fresh,
+            check_lessons=not args.no_grade, quiet=args.quiet, label=args.preset)
+    except CapstoneError as err:
+        return print_error(err)
     return 0
 
 

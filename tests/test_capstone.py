@@ -1,9 +1,12 @@
 """The capstone: `make train` / `make sample` end to end on the reference lessons, with the tiny
 "test" preset (seconds), plus its safety nets: resume after Ctrl-C, corrupt and mismatched
-checkpoints, atomic saves, the NaN stop, and the refusal to train from failing lessons."""
+checkpoints, atomic saves, the NaN stop, and the refusal to train from failing lessons. Each one is
+a CapstoneError that the command's main() reports as a message and exit status 1.
+(model.py, the GPT in one file: tests/test_capstone_model_file.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
 import re
@@ -31,6 +34,13 @@ def train_in_process(*args: str):
     return train.main(["--source", SOURCE, "--preset", "test", "--quiet", *args])
 
 
+def refused(capsys, *args: str) -> str:
+    """`make train` with these arguments exits with status 1; what it printed on stderr."""
+    capsys.readouterr()
+    assert train_in_process(*args) == 1
+    return capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     """One tiny run through the real command line: make train SOURCE=solutions PRESET=test."""
@@ -44,6 +54,7 @@ def trained(tmp_path_factory) -> Path:
 
 def test_make_train_writes_checkpoint_plot_and_sample(trained):
     assert (trained / "ckpt.pt").stat().st_size > 0
+    assert "class GPT(" in (trained / "model.py").read_text()
     assert (trained / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((trained / "sample.txt").read_text()) > 20
     summary = json.loads((trained / "summary.json").read_text())
@@ -89,30 +100,30 @@ def test_ctrl_c_saves_and_the_next_run_resumes(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_a_corrupt_checkpoint_is_refused(trained, tmp_path, damage):
+def test_a_corrupt_checkpoint_is_refused(trained, tmp_path, damage, capsys):
     out = tmp_path / "run"
     out.mkdir()
     good = (trained / "ckpt.pt").read_bytes()
     (out / "ckpt.pt").write_bytes(b"not a checkpoint" if damage == "garbage" else good[: len(good) // 2])
-    with pytest.raises(SystemExit, match="is corrupt or not a checkpoint"):
-        train_in_process("--out", str(out), "--max-iters", "30")
+    assert "is corrupt or not a checkpoint" in refused(capsys, "--out", str(out), "--max-iters", "30")
 
 
-def test_a_checkpoint_of_another_model_is_refused(trained, tmp_path):
+def test_a_checkpoint_of_another_model_is_refused(trained, tmp_path, capsys):
     out = tmp_path / "run"
     shutil.copytree(trained, out)
-    with pytest.raises(SystemExit, match=r"holds a different model: n_embd=16 \(this run: 32\)"):
-        train_in_process("--out", str(out), "--max-iters", "30", "--n-embd", "32")
+    message = refused(capsys, "--out", str(out), "--max-iters", "30", "--n-embd", "32")
+    assert re.search(r"holds a different model: n_embd=16 \(this run: 32\)", message)
 
 
 def test_a_checkpoint_of_another_vocabulary_is_refused(trained):
     from capstone import checkpoint
+    from capstone.errors import CapstoneError
 
     record = checkpoint.read_record(trained / "ckpt.pt")
     same = record["tokenizer"]
     checkpoint.check_compatible(trained, record, record["model_config"], same)  # fits itself
     shuffled = {"kind": "char", "chars": same["chars"][::-1]}  # same size, other ids: would resume silently wrong
-    with pytest.raises(SystemExit, match="another vocabulary"):
+    with pytest.raises(CapstoneError, match="another vocabulary"):
         checkpoint.check_compatible(trained, record, record["model_config"], shuffled)
 
 
@@ -128,15 +139,16 @@ def test_a_failed_save_keeps_the_previous_checkpoint(tmp_path):
             Path(p).write_bytes(b"half a checkp")
             raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(SystemExit, match="No space left on device.*previous checkpoint there, if any, is unchanged"):
+    with pytest.raises(checkpoint.CheckpointError,
+                       match="No space left on device.*previous checkpoint there, if any, is unchanged"):
         checkpoint.save(DiskFull, path, None, None, 1, None, {})
     assert path.read_bytes() == b"previous checkpoint"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt.pt"]  # no temp file left behind
 
 
-def test_nan_loss_stops_training_naming_the_step(tmp_path):
-    with pytest.raises(SystemExit, match=r"the loss became (nan|inf) at step \d+"):
-        train_in_process("--out", str(tmp_path / "run"), "--lr", "1e30", "--min-lr", "1e30", "--grad-clip", "0")
+def test_nan_loss_stops_training_naming_the_step(tmp_path, capsys):
+    message = refused(capsys, "--out", str(tmp_path / "run"), "--lr", "1e30", "--min-lr", "1e30", "--grad-clip", "0")
+    assert re.search(r"the loss became (nan|inf) at step \d+", message)
     assert not (tmp_path / "run" / "ckpt.pt").exists()  # nothing NaN is saved
 
 
@@ -151,7 +163,7 @@ def test_gpt2_tokens_train_with_the_same_code(tmp_path):
     assert checkpoint.read_record(out / "ckpt.pt")["tokenizer"] == {"kind": "gpt2", "n_vocab": 50257}
 
 
-def test_training_refuses_lessons_that_do_not_pass(tmp_path, monkeypatch):
+def test_training_refuses_lessons_that_do_not_pass(tmp_path, monkeypatch, capsys):
     from capstone import assemble
 
     monkeypatch.setattr(assemble, "GRADE_CACHE", tmp_path / "grade-cache.json")
@@ -169,9 +181,7 @@ def test_training_refuses_lessons_that_do_not_pass(tmp_path, monkeypatch):
         elif grade_id == "make_tables":
             cell.source = "def make_tables(chars):\n    return {c: i + 1 for i, c in enumerate(chars)}, {}"
     nbformat.write(nb, notebook)
-    with pytest.raises(SystemExit) as refused:
-        train_in_process("--source", str(student), "--out", str(tmp_path / "run"))
-    message = str(refused.value)
+    message = refused(capsys, "--source", str(student), "--out", str(tmp_path / "run"))
     assert "make train needs lessons 01, 03, 05, 09, 10" in message
     assert "01.vocab" not in message  # it passes
     assert re.search(r"01\.tables\s+failed: ", message)
@@ -218,3 +228,64 @@ def test_sdpa_drop_in_equals_the_lessons_masked_attention():
     for T in (1, 7, 16):
         idx = torch.randint(0, 65, (3, T), generator=torch.Generator().manual_seed(T))
         torch.testing.assert_close(fused(idx)[0], manual(idx)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_library_code_raises_capstone_errors_not_system_exit():
+    """Only a command's main() ends the process; everything under it raises CapstoneError."""
+    for path in sorted((REPO / "capstone").glob("*.py")):
+        text = path.read_text()
+        assert "raise SystemExit" not in text and "(SystemExit)" not in text, path.name
+
+
+def test_each_main_reports_a_capstone_error_as_a_message(tmp_path, capsys):
+    from capstone import bench, model_file, sample, train
+
+    missing = tmp_path / "no-such-lessons"
+    commands = {
+        sample: (["--out", str(tmp_path)], f"no checkpoint at {tmp_path / 'ckpt.pt'}: train first"),
+        model_file: (["--out", str(tmp_path), "--source", str(missing)], f"cannot read lesson 09 from {missing}"),
+        train: (["--source", str(missing), "--no-grade", "--out", str(tmp_path)], "cannot load lesson 01"),
+        bench: (["--seeds", "1", "--source", str(missing), "--out", str(tmp_path)], "cannot load lesson 01"),
+    }
+    for command, (argv, message) in commands.items():
+        capsys.readouterr()
+        assert command.main(argv) == 1, command.__name__
+        assert message in capsys.readouterr().err, command.__name__
+
+
+def test_gpt_config_is_derived_from_the_lessons_dataclass():
+    """A field added to GPTConfig needs no edit in train.py: shared fields come from the preset, the
+    others keep GPTConfig's default; vocab_size comes from the tokenizer."""
+    from types import SimpleNamespace
+
+    from capstone.assemble import NotReady
+    from capstone.presets import PRESETS
+    from capstone.train import gpt_config_for
+
+    @dataclasses.dataclass
+    class GPTConfig:  # a future lesson 07 with one field more and one field fewer
+        block_size: int = 256
+        vocab_size: int = 65
+        n_layer: int = 6
+        n_embd: int = 384
+        rope: bool = False
+
+    config = replace(PRESETS["test"], n_layer=3)
+    made = gpt_config_for(SimpleNamespace(GPTConfig=GPTConfig), config, vocab_size=50)
+    assert made == GPTConfig(block_size=config.block_size, vocab_size=50, n_layer=3, n_embd=config.n_embd)
+    with pytest.raises(NotReady, match="not a dataclass"):
+        gpt_config_for(SimpleNamespace(GPTConfig=lambda **kw: kw), config, vocab_size=50)
+
+
+def test_every_model_setting_can_be_chosen_in_a_preset():
+    """Each field of lesson 07's GPTConfig (but vocab_size, the tokenizer's) is a TrainConfig field, so a
+    preset and a --flag can set it. Adding a field: CONTRIBUTING.md, "Adding a model setting"."""
+    from autograder import load_lesson
+    from capstone.presets import field_names
+
+    lesson = load_lesson("07", source=SOURCE)
+    missing = [f.name for f in dataclasses.fields(lesson.GPTConfig)
+               if f.name != "vocab_size" and f.name not in field_names()]
+    assert not missing, f"add {missing} to TrainConfig in capstone/presets.py"
+    gpt = load_lesson("09", source=SOURCE)
+    assert gpt.GPTConfig is gpt.L08.GPTConfig is gpt.L08.L07.GPTConfig  # one config, defined once

@@ -48,8 +48,8 @@ def test_two_cpu_processes_stay_identical_and_only_rank_0_writes(tmp_path):
     writes = re.findall(r"WRITE rank=(\d) (\S+) (\S+)", result.stdout)
     assert writes and {rank for rank, _, _ in writes} == {"0"}, writes  # rank 1 writes nothing
     assert any(name == "savefig" for _, name, _ in writes)
-    assert sorted(p.name for p in out.iterdir()) == ["ckpt.pt", "history.json", "loss.png", "sample.txt",
-                                                     "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["ckpt.pt", "history.json", "loss.png", "model.py",
+                                                     "sample.txt", "summary.json"]
     assert "x 2 processes" in result.stdout
 
 

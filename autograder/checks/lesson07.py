@@ -9,7 +9,6 @@ CausalSelfAttention) run reference code, so each task is graded on its own.
 
 import math
 import types
-from dataclasses import dataclass
 
 import torch
 from torch.nn import functional as F
@@ -18,14 +17,9 @@ from ..compare import CheckFailed
 from ..tasks import task
 
 
-@dataclass
-class Config:  # the fields CausalSelfAttention reads (the notebook's AttentionConfig, GPTConfig)
-    n_embd: int = 24
-    n_head: int = 3
-    block_size: int = 8
-    dropout: float = 0.0
-    bias: bool = True
-    flash: bool = False
+# The settings CausalSelfAttention is graded with. The config itself is the notebook's GPTConfig
+# (the model's one config, lesson 07): a field added there takes its default here.
+CSA_SETTINGS = dict(n_embd=24, n_head=3, block_size=8, dropout=0.0, bias=True, flash=False)
 
 
 def randn(*shape, seed: int) -> torch.Tensor:
@@ -168,8 +162,8 @@ def multi_head_cases(MultiHeadAttention):
 
 # ----------------------------------------------------------------------- CausalSelfAttention
 
-def make_csa(CausalSelfAttention, seed=60, reference_attend=False, **config):
-    csa = CausalSelfAttention(Config(**config))
+def make_csa(CausalSelfAttention, GPTConfig, seed=60, reference_attend=False, **settings):
+    csa = CausalSelfAttention(GPTConfig(**{**CSA_SETTINGS, **settings}))
     if reference_attend:  # attend is task 07.attend: grade forward without it
         csa.attend = types.MethodType(ref_attend, csa)
     return set_params(csa, seed).eval()
@@ -177,9 +171,9 @@ def make_csa(CausalSelfAttention, seed=60, reference_attend=False, **config):
 
 @task("07.attend", points=3, target="CausalSelfAttention.attend",
       hint="scaled scores q @ k^T / sqrt(hs), masked with self.mask[:, :, :T, :T], softmax over the last dim, self.attn_dropout, then @ v")
-def attend_cases(CausalSelfAttention):
+def attend_cases(CausalSelfAttention, GPTConfig):
     torch.manual_seed(0)  # anything random in the student's code (stray dropout) repeats exactly
-    csa = make_csa(CausalSelfAttention, dropout=0.3)
+    csa = make_csa(CausalSelfAttention, GPTConfig, dropout=0.3)
     cases = {}
     shapes = {"q, k, v (B=2, nh=3, T=8, hs=8)": (2, 3, 8, 8), "T=5 < block_size": (2, 3, 5, 8),
               "T=1": (2, 3, 1, 8), "batch of 1, one head": (1, 1, 6, 8)}
@@ -199,18 +193,18 @@ def attend_cases(CausalSelfAttention):
         later = csa.attend(*(future_changed(t, 2, 90 + j) for j, t in enumerate((q, k, v))))
         cases["positions 0..2 unchanged when later ones change"] = bool(
             torch.allclose(first[:, :, :3], later[:, :, :3], atol=1e-6))
-        dropped = make_csa(CausalSelfAttention, dropout=1.0).train()
+        dropped = make_csa(CausalSelfAttention, GPTConfig, dropout=1.0).train()
         cases["train mode, dropout=1.0 (all weights dropped)"] = dropped.attend(q, k, v)
     return cases
 
 
 @task("07.causal_self_attention", points=2, target="CausalSelfAttention.forward",
       hint="split c_attn(x) into q, k, v, cut each into heads with view + transpose(1, 2); afterwards undo that, then c_proj and resid_dropout")
-def csa_cases(CausalSelfAttention):
+def csa_cases(CausalSelfAttention, GPTConfig):
     torch.manual_seed(0)  # anything random in the student's code (stray dropout) repeats exactly
     cases = {}
     with torch.no_grad():
-        flash = make_csa(CausalSelfAttention, flash=True, dropout=0.3)
+        flash = make_csa(CausalSelfAttention, GPTConfig, flash=True, dropout=0.3)
         inputs = {"x (B=2, T=8, C=24), 3 heads": randn(2, 8, 24, seed=101), "T=5 < block_size": randn(3, 5, 24, seed=102),
                   "T=1": randn(2, 1, 24, seed=103), "batch of 1": randn(1, 7, 24, seed=104)}
         for label, x in inputs.items():
@@ -221,15 +215,15 @@ def csa_cases(CausalSelfAttention):
             cases[f"{label}: dtype"] = str(out.dtype)
         cases["non-contiguous x"] = flash(non_contiguous(randn(2, 8, 24, seed=105)))
         for n_head in (1, 6):
-            model = make_csa(CausalSelfAttention, flash=True, n_head=n_head, seed=106 + n_head)
+            model = make_csa(CausalSelfAttention, GPTConfig, flash=True, n_head=n_head, seed=106 + n_head)
             cases[f"{n_head} head(s) of size {24 // n_head}"] = model(randn(2, 8, 24, seed=108))
-        no_bias = make_csa(CausalSelfAttention, flash=True, bias=False, seed=109)
+        no_bias = make_csa(CausalSelfAttention, GPTConfig, flash=True, bias=False, seed=109)
         cases["bias=False"] = no_bias(randn(2, 6, 24, seed=110))
-        manual = make_csa(CausalSelfAttention, reference_attend=True, seed=111)
+        manual = make_csa(CausalSelfAttention, GPTConfig, reference_attend=True, seed=111)
         x = randn(2, 8, 24, seed=112)
         cases["flash=False (with a reference attend)"] = manual(x)
         cases["positions 0..4 unchanged when later tokens change"] = bool(
             torch.allclose(manual(x)[:, :5], manual(future_changed(x, 4, 113))[:, :5], atol=1e-6))
-        dropped = make_csa(CausalSelfAttention, reference_attend=True, dropout=1.0, seed=114).train()
+        dropped = make_csa(CausalSelfAttention, GPTConfig, reference_attend=True, dropout=1.0, seed=114).train()
         cases["train mode, dropout=1.0 (output dropped)"] = dropped(x)
     return cases

@@ -1,17 +1,15 @@
 """Lesson 08 - the transformer block: LayerNorm from scratch, the MLP, a pre-norm block with residuals."""
 
-from types import SimpleNamespace
-
 import torch
 from torch import nn
 
 from ..tasks import task
 
 
-def block_config(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True):
-    """Every field GPTConfig has, so the attention of lesson 07 can be built from it too."""
-    return SimpleNamespace(n_embd=n_embd, n_head=n_head, block_size=block_size, dropout=dropout,
-                           bias=bias, flash=False, vocab_size=11, n_layer=1, tie_weights=True)
+def block_config(GPTConfig, **changes):
+    """A small config of the notebook's GPTConfig (lesson 07's, the model's one config): the fields a
+    block reads are set here, any other field keeps its default."""
+    return GPTConfig(**{**dict(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True, flash=False), **changes})
 
 
 def set_params(module: nn.Module, seed: int, scale: float = 0.5) -> None:
@@ -69,23 +67,23 @@ def layernorm_cases(LayerNorm):
 
 @task("08.mlp", points=2, target="MLP.forward",
       hint="c_fc, then self.gelu, then c_proj, then self.dropout")
-def mlp_cases(MLP):
+def mlp_cases(MLP, GPTConfig):
     cases = {}
     shapes = {"x (2, 5, 16)": (2, 5, 16), "T=1: x (3, 1, 16)": (3, 1, 16), "batch of 1: x (1, 6, 16)": (1, 6, 16)}
     for i, (label, shape) in enumerate(shapes.items()):
-        mlp = MLP(block_config(n_embd=16))
+        mlp = MLP(block_config(GPTConfig, n_embd=16))
         set_params(mlp, 30 + i)
         mlp.eval()
         with torch.no_grad():
             cases[label] = mlp(randn(*shape, seed=40 + i))
-    mlp = MLP(block_config(n_embd=8, bias=False))
+    mlp = MLP(block_config(GPTConfig, n_embd=8, bias=False))
     set_params(mlp, 35)
     mlp.eval()
     with torch.no_grad():
         cases["bias=False, non-contiguous x (5, 2, 8).transpose(0, 1)"] = mlp(randn(5, 2, 8, seed=45).transpose(0, 1))
     # dropout: in training mode with p=0.5 exactly the last step's outputs are dropped (and the rest
     # scaled by 2); the seed fixes which ones, so a dropout in another place gives other values
-    mlp = MLP(block_config(n_embd=16, dropout=0.5))
+    mlp = MLP(block_config(GPTConfig, n_embd=16, dropout=0.5))
     set_params(mlp, 36)
     mlp.train()
     x = randn(2, 4, 16, seed=46)
@@ -123,11 +121,11 @@ class MLPStandIn(nn.Module):
 
 @task("08.block", points=3, target="Block.forward",
       hint="pre-norm: add attn of ln_1(x) to x, then add mlp of ln_2(x) to the result")
-def block_cases(Block):
+def block_cases(Block, GPTConfig):
     cases = {}
 
     def standin_block(n_embd, seed):
-        block = Block(block_config(n_embd=n_embd))
+        block = Block(block_config(GPTConfig, n_embd=n_embd))
         # the wiring is the task: lesson 07's attention and this lesson's MLP and LayerNorm are
         # replaced by simple, different modules with seeded weights
         block.ln_1, block.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
@@ -148,7 +146,7 @@ def block_cases(Block):
             cases[f"stand-in sub-modules, {label}"] = block(x)
 
     # with its own sub-modules (lesson 07's attention, this lesson's MLP and LayerNorm)
-    block = Block(block_config(n_embd=16, n_head=4, block_size=8))
+    block = Block(block_config(GPTConfig, n_embd=16, n_head=4, block_size=8))
     set_params(block, 70, scale=0.2)
     block.eval()
     with torch.no_grad():

@@ -1,7 +1,6 @@
 """Lesson 09 - the GPT: initialisation, forward with optional loss, generate, parameter count."""
 
 import math
-from types import SimpleNamespace
 
 import torch
 
@@ -10,12 +9,13 @@ from ..tasks import task
 from .lesson08 import set_params
 
 
-def gpt_config(**changes):
-    """Every GPTConfig field; small enough to build in milliseconds."""
+def gpt_config(GPTConfig, **changes):
+    """A config of the notebook's GPTConfig (lesson 07's, the model's one config), small enough to build
+    in milliseconds; a field not named here keeps its default."""
     fields = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=True,
                   flash=False, tie_weights=True)
     fields.update(changes)
-    return SimpleNamespace(**fields)
+    return GPTConfig(**fields)
 
 
 def without_init(GPT):
@@ -58,11 +58,11 @@ def expected_init(name: str, n_layer: int):
 @task("09.init", points=2, target="GPT.init_weights", fixture=True,
       hint="normal(0, 0.02) for every Linear and Embedding weight, zero biases, c_proj weights std 0.02/sqrt(2*n_layer)",
       compare=lambda actual, expected: compare_init(actual, expected))
-def init_cases(GPT):
+def init_cases(GPT, GPTConfig):
     cases = {}
     for label, fields in INIT_CONFIGS.items():
         torch.manual_seed(0)
-        model = GPT(gpt_config(**fields))
+        model = GPT(gpt_config(GPTConfig, **fields))
         stats = {}
         for name, p in model.named_parameters():
             p = p.detach().double()
@@ -109,9 +109,9 @@ def compare_init(actual, expected):
 
 @task("09.forward", points=3, target="GPT.forward",
       hint="token + position embeddings, dropout, blocks, ln_f, lm_head; cross-entropy on the (B*T, V) view; ValueError if T > block_size")
-def forward_cases(GPT):
+def forward_cases(GPT, GPTConfig):
     cases = {}
-    model = without_init(GPT)(gpt_config())
+    model = without_init(GPT)(gpt_config(GPTConfig))
     set_params(model, 80, scale=0.3)
     model.eval()
     with torch.no_grad():
@@ -133,13 +133,13 @@ def forward_cases(GPT):
     except Exception as err:  # noqa: BLE001 - any exception type will do, but not the embedding's own
         cases["idx (1, 9) with block_size 8 raises a clear error"] = "index out of range" not in str(err)
 
-    untied = without_init(GPT)(gpt_config(bias=False, tie_weights=False, n_layer=1, n_embd=8, n_head=2))
+    untied = without_init(GPT)(gpt_config(GPTConfig, bias=False, tie_weights=False, n_layer=1, n_embd=8, n_head=2))
     set_params(untied, 90, scale=0.3)
     untied.eval()
     with torch.no_grad():
         cases["untied lm_head, bias=False: idx (2, 6), with targets"] = untied(tokens(2, 6, vocab=11, seed=91),
                                                                               tokens(2, 6, vocab=11, seed=92))
-    dropout = without_init(GPT)(gpt_config(dropout=0.3))
+    dropout = without_init(GPT)(gpt_config(GPTConfig, dropout=0.3))
     set_params(dropout, 93, scale=0.3)
     dropout.train()
     torch.manual_seed(94)
@@ -161,7 +161,7 @@ PROBE_LOGITS = torch.tensor([
 GARBAGE_TOKEN = 4  # what every position but the last predicts: sampling from the wrong position shows
 
 
-def probe(GPT, block_size=8):
+def probe(GPT, GPTConfig, block_size=8):
     class Probe(without_init(GPT)):
         def forward(self, idx, targets=None):
             B, T = idx.shape
@@ -173,7 +173,7 @@ def probe(GPT, block_size=8):
             logits[:, -1] = PROBE_LOGITS[torch.arange(B) % 2]
             return logits, None
 
-    model = Probe(gpt_config(block_size=block_size, n_layer=1, n_embd=8, n_head=2))
+    model = Probe(gpt_config(GPTConfig, block_size=block_size, n_layer=1, n_embd=8, n_head=2))
     model.seen = []
     return model.eval()
 
@@ -213,11 +213,11 @@ def compare_generate(actual, expected):
 
 @task("09.generate", points=3, target="GPT.generate", compare=compare_generate,
       hint="each step: crop to block_size, last position's logits / temperature, optional top-k, softmax, multinomial with generator, append")
-def generate_cases(GPT):
+def generate_cases(GPT, GPTConfig):
     cases = {}
 
     def run(label, prompt, n, seed=None, **kw):
-        model = probe(GPT, kw.pop("block_size", 8))
+        model = probe(GPT, GPTConfig, kw.pop("block_size", 8))
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         torch.manual_seed(12345)  # the global generator differs from `gen`: using the wrong one shows
         out = model.generate(prompt, n, generator=gen, **kw)
@@ -238,7 +238,7 @@ def generate_cases(GPT):
 
     # many samples from fixed distributions: judged against the probabilities, not one sequence
     for i, (label, (temperature, top_k)) in enumerate(FREQUENCY_CASES.items()):
-        model = probe(GPT)
+        model = probe(GPT, GPTConfig)
         gen = torch.Generator().manual_seed(200 + i)
         out = model.generate(torch.zeros(2000, 3, dtype=torch.long), 5, temperature=temperature, top_k=top_k,
                              generator=gen)
@@ -255,19 +255,20 @@ def generate_cases(GPT):
 
 @task("09.num_params", points=1, target="GPT.num_params",
       hint="count every parameter once (a tied weight too); leave out the position embeddings when non_embedding")
-def num_params_cases(GPT):
+def num_params_cases(GPT, GPTConfig):
     cases = {}
     configs = {
-        "tiny, tied": gpt_config(),
-        "tiny, untied": gpt_config(tie_weights=False),
-        "bias=False, 3 layers": gpt_config(bias=False, n_layer=3, n_embd=32, n_head=4, block_size=16),
+        "tiny, tied": gpt_config(GPTConfig),
+        "tiny, untied": gpt_config(GPTConfig, tie_weights=False),
+        "bias=False, 3 layers": gpt_config(GPTConfig, bias=False, n_layer=3, n_embd=32, n_head=4, block_size=16),
     }
     for label, config in configs.items():
         model = without_init(GPT)(config)
         cases[f"{label}: num_params()"] = model.num_params()
         cases[f"{label}: num_params(non_embedding=False)"] = model.num_params(non_embedding=False)
     with torch.device("meta"):  # shapes only: no memory, no time
-        gpt2 = without_init(GPT)(gpt_config(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768))
+        gpt2 = without_init(GPT)(gpt_config(GPTConfig, block_size=1024, vocab_size=50257, n_layer=12, n_head=12,
+                                            n_embd=768))
     cases["GPT-2 small: num_params()"] = gpt2.num_params()
     cases["GPT-2 small: num_params(non_embedding=False)"] = gpt2.num_params(non_embedding=False)
     return cases

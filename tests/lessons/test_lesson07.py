@@ -166,10 +166,10 @@ def lesson07():
                                                     (2, 3, True, 0.0)])
 def test_flash_path_equals_manual_path(lesson07, n_head, T, bias, dropout):
     """config.flash swaps attend() for F.scaled_dot_product_attention: same outputs (eval mode)."""
-    config = lesson07.AttentionConfig(n_embd=32, n_head=n_head, block_size=8, dropout=dropout, bias=bias)
+    config = lesson07.GPTConfig(n_embd=32, n_head=n_head, block_size=8, dropout=dropout, bias=bias)
     torch.manual_seed(0)
     manual = lesson07.CausalSelfAttention(config).eval()
-    fused = lesson07.CausalSelfAttention(lesson07.AttentionConfig(**{**config.__dict__, "flash": True})).eval()
+    fused = lesson07.CausalSelfAttention(lesson07.GPTConfig(**{**config.__dict__, "flash": True})).eval()
     fused.load_state_dict(manual.state_dict())  # the mask buffer is not in the state dict
     assert set(manual.state_dict()) == {"c_attn.weight", "c_proj.weight"} | (
         {"c_attn.bias", "c_proj.bias"} if bias else set())
@@ -179,10 +179,10 @@ def test_flash_path_equals_manual_path(lesson07, n_head, T, bias, dropout):
 
 
 def test_flash_path_equals_manual_path_in_train_mode_without_dropout(lesson07):
-    config = lesson07.AttentionConfig(n_embd=16, n_head=2, block_size=8, dropout=0.0)
+    config = lesson07.GPTConfig(n_embd=16, n_head=2, block_size=8, dropout=0.0)
     torch.manual_seed(0)
     manual = lesson07.CausalSelfAttention(config).train()
-    fused = lesson07.CausalSelfAttention(lesson07.AttentionConfig(**{**config.__dict__, "flash": True})).train()
+    fused = lesson07.CausalSelfAttention(lesson07.GPTConfig(**{**config.__dict__, "flash": True})).train()
     fused.load_state_dict(manual.state_dict())
     x = torch.randn(2, 8, 16, generator=torch.Generator().manual_seed(2), requires_grad=True)
     torch.testing.assert_close(fused(x), manual(x), rtol=1e-5, atol=1e-6)
@@ -194,7 +194,7 @@ def test_flash_path_equals_manual_path_in_train_mode_without_dropout(lesson07):
 def test_batched_attention_equals_loop_over_heads(lesson07):
     """CausalSelfAttention is MultiHeadAttention with the heads' weights stacked in c_attn."""
     L = lesson07
-    config = L.AttentionConfig(n_embd=24, n_head=3, block_size=8, bias=False)
+    config = L.GPTConfig(n_embd=24, n_head=3, block_size=8, bias=False)
     torch.manual_seed(0)
     csa, loop = L.CausalSelfAttention(config).eval(), L.MultiHeadAttention(24, 3, 8, 0.0).eval()
     Wq, Wk, Wv = csa.c_attn.weight.split(24, dim=0)
