@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Callable
 
 from autograder.loader import LessonLoadError, definition_cells, load_lesson, read_notebook
+from autograder.source import Source
 from autograder.paths import REPO_ROOT, LessonNotFound, lesson_notebook, read_tinyshakespeare
 
 from .errors import CapstoneError
@@ -39,7 +40,7 @@ class NotReady(CapstoneError):
     """The lessons cannot train a GPT yet; the message says which tasks to fix."""
 
 
-def load_course(source: str = "lessons", lessons=None) -> SimpleNamespace:
+def load_course(source: Source, lessons=None) -> SimpleNamespace:
     """The capstone's building blocks, each taken from its lesson in `source` (all of USES, or `lessons`)."""
     names = {}
     for lesson, wanted in USES.items():
@@ -61,7 +62,7 @@ def load_course(source: str = "lessons", lessons=None) -> SimpleNamespace:
 _LOAD_CALL = re.compile(r"load_lesson\(\s*['\"]?(\d+)")
 
 
-def needed_lessons(source: str = "lessons") -> list[str]:
+def needed_lessons(source: Source) -> list[str]:
     """The lessons in USES plus every lesson they load (their set-up cells' load_lesson calls)."""
     todo, seen = list(USES), set()
     while todo:
@@ -78,10 +79,9 @@ def needed_lessons(source: str = "lessons") -> list[str]:
     return sorted(seen)
 
 
-def _fingerprint(source: str, lessons: list[str]) -> str:
+def _fingerprint(source: Source, lessons: list[str]) -> str:
     """Changes whenever a graded notebook, a check or a fixture changes: then we grade again."""
-    digest = hashlib.sha256(str(Path(str(source)).resolve() if source not in ("lessons", "solutions")
-                                else source).encode())
+    digest = hashlib.sha256(str(source.root).encode())
     for lesson in lessons:
         files = [REPO_ROOT / "autograder" / "checks" / f"lesson{lesson}.py",
                  REPO_ROOT / "autograder" / "fixtures" / f"lesson{lesson}.pt"]
@@ -102,7 +102,7 @@ class Failing:
     reason: str
 
 
-def failing_tasks(source: str, lessons: list[str], grade: Callable | None = None) -> list[Failing]:
+def failing_tasks(source: Source, lessons: list[str], grade: Callable | None = None) -> list[Failing]:
     """Tasks of `lessons` that do not pass in `source`; remembered until a notebook changes."""
     key = _fingerprint(source, lessons)
     cache = {}
@@ -122,7 +122,7 @@ def failing_tasks(source: str, lessons: list[str], grade: Callable | None = None
             present.append(lesson)
         except LessonNotFound as err:
             failing.append(Failing(f"{lesson}.*", "missing", str(err)))
-    verdicts = grade(str(source), lessons=present) if present else []
+    verdicts = grade(source, lessons=present) if present else []
     for lesson in present:
         mine = [v for v in verdicts if v.task.startswith(lesson + ".")]
         if not mine:
@@ -136,7 +136,7 @@ def failing_tasks(source: str, lessons: list[str], grade: Callable | None = None
     return failing
 
 
-def require_passing(source: str) -> None:
+def require_passing(source: Source) -> None:
     """Raise NotReady naming every failing task of the lessons training needs."""
     lessons = needed_lessons(source)
     print(f"checking lessons {', '.join(lessons)} in {source} (make grade; cached until a notebook changes)...",

@@ -25,6 +25,7 @@ from pathlib import Path
 import torch
 
 from autograder.paths import REPO_ROOT
+from autograder.source import Source
 
 from . import runtime
 from .errors import CapstoneError, print_error
@@ -66,7 +67,7 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: str, peak: float,
+def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: Source, peak: float,
             threads: int, clock: str = "wall") -> dict:
     config = replace(PRESETS[preset], seed=seed, eval_interval=eval_interval, eval_iters=10, clock=clock,
                      final_eval_iters=200, threads=threads, sample_tokens=0 if name != "ceiling" else 1000)
@@ -160,10 +161,10 @@ def bench(args) -> int:
     results = []
     if not args.ceiling_only:
         for seed in range(1337, 1337 + args.seeds):
-            results.append(one_run("reference", args.reference, seed, 100, args.out, args.source, peak, threads))
-            results.append(one_run("baseline", "baseline", seed, 100, args.out, args.source, peak, threads))
+            results.append(one_run("reference", args.reference, seed, 100, args.out, Source.parse(args.source), peak, threads))
+            results.append(one_run("baseline", "baseline", seed, 100, args.out, Source.parse(args.source), peak, threads))
     if args.ceiling or args.ceiling_only:
-        results.append(one_run("ceiling", "cpu-best", 1337, 500, args.out, args.source, peak, threads, args.clock))
+        results.append(one_run("ceiling", "cpu-best", 1337, 500, args.out, Source.parse(args.source), peak, threads, args.clock))
     text = report(results, peak, (load_before, os.getloadavg()[0]), threads)
     ceiling = [r for r in results if r["name"] == "ceiling"]
     for r in ceiling:

@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from autograder.loader import LessonLoadError, definition_cells, read_notebook
+from autograder.source import Source
 from autograder.paths import REPO_ROOT, LessonNotFound, lesson_id, lesson_notebook
 
 from . import assemble
@@ -93,7 +94,7 @@ def _parse(path: Path, index: int, code: str) -> ast.Module:
         raise CapstoneError(f"{path.name}, cell {index}: SyntaxError on line {err.lineno}: {err.msg}") from None
 
 
-def read_lessons(source: str) -> list[tuple[str, Path, list[tuple[int, str]]]]:
+def read_lessons(source: Source) -> list[tuple[str, Path, list[tuple[int, str]]]]:
     """(lesson, notebook, [(cell index, code)]) for the model lesson and every lesson it loads,
     those loaded first: the order the loader ran them in."""
     order, seen = [], set()
@@ -199,7 +200,7 @@ class Extract:
     notes: list[str]
 
 
-def extract(source: str) -> Extract:
+def extract(source: Source) -> Extract:
     """The imports and definitions GPT and GPTConfig need, lesson by lesson."""
     lessons = read_lessons(source)
     trees, aliases = {}, set()
@@ -285,12 +286,12 @@ def _where(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def _source_words(source: str) -> str:
-    if source == "lessons":
+def _source_words(source: Source) -> str:
+    if str(source) == "lessons":
         return "your notebooks in lessons/"
-    if source == "solutions":
+    if source.reference:
         return "the reference notebooks in solutions/"
-    return f"the notebooks in {_where(Path(source))}/"
+    return f"the notebooks in {_where(source.root)}/"
 
 
 HEADER = '''"""Your GPT in one file: the model your lessons define, laid out like nanoGPT's model.py.
@@ -363,7 +364,7 @@ if __name__ == "__main__":
 '''
 
 
-def render(source: str, name: str = f"runs/<name>/{FILENAME}") -> str:
+def render(source: Source, name: str = f"runs/<name>/{FILENAME}") -> str:
     """The text of model.py for the notebooks in `source`."""
     found = extract(source)
     lessons = " -> ".join(lesson for lesson, _, _ in found.sections)
@@ -385,7 +386,7 @@ def render(source: str, name: str = f"runs/<name>/{FILENAME}") -> str:
     return head + "\n\n" + "\n".join(found.imports) + "\n\n\n" + "\n\n\n".join(parts) + "\n" + RUNNER
 
 
-def write(source: str, out: Path) -> Path:
+def write(source: Source, out: Path) -> Path:
     """Write out/model.py (atomically: a half-written file never replaces a good one)."""
     out = Path(out)
     path = out / FILENAME
@@ -439,7 +440,7 @@ def check(path: Path, model: torch.nn.Module, model_config: dict) -> str | None:
     return None
 
 
-def write_checked(source: str, out: Path, model: torch.nn.Module, model_config: dict) -> tuple[Path, str | None]:
+def write_checked(source: Source, out: Path, model: torch.nn.Module, model_config: dict) -> tuple[Path, str | None]:
     """Write out/model.py and check it against `model`: (path, None) or (path, why it is not trusted)."""
     path = Path(out) / FILENAME
     try:
@@ -463,7 +464,7 @@ def main(argv=None) -> int:
     try:
         out = args.out or sample.latest_run()
         ckpt = out / "ckpt.pt"
-        source = sample.source_for(ckpt, args.source) if ckpt.exists() else args.source or "lessons"
+        source = sample.source_for(ckpt, args.source) if ckpt.exists() else Source.parse(args.source or "lessons")
         path = write(source, out)
         course = assemble.load_course(source, lessons=[model_lesson()[0]])
         try:

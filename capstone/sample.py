@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from autograder.source import Source
 from autograder.paths import REPO_ROOT
 
 from . import assemble, checkpoint, runtime
@@ -55,11 +56,11 @@ def latest_run() -> Path:
     return found[-1].parent
 
 
-def source_for(ckpt_path: Path, requested: str | None) -> str:
+def source_for(ckpt_path: Path, requested: str | None) -> Source:
     """The lessons to rebuild a checkpoint's model from: as asked, else those it was trained with."""
-    source = requested or checkpoint.read_record(ckpt_path).get("source", "lessons")
-    if source not in ("lessons", "solutions") and not Path(source).is_dir():
-        source = "lessons"  # trained from a folder that is gone
+    source = Source.parse(requested or checkpoint.read_record(ckpt_path).get("source", "lessons"))
+    if not source.root.is_dir():
+        source = Source.parse("lessons")  # trained from a folder that is gone
     return source
 
 

@@ -35,6 +35,7 @@ import torch
 from tqdm.auto import tqdm
 
 from autograder.paths import REPO_ROOT
+from autograder.source import Source
 
 from . import assemble, checkpoint, model_file, runtime
 from .errors import CapstoneError, print_error
@@ -180,7 +181,7 @@ class Run:
     rt: runtime.Runtime
     config: TrainConfig
     course: SimpleNamespace  # the lessons' functions (assemble.load_course)
-    source: str
+    source: Source
     out: Path
     label: str
     val_iters: int | None  # batches of each val estimate, if not config.eval_iters
@@ -253,7 +254,7 @@ class Run:
         checkpoint.save(self.course, self.ckpt_path, self.model, self.optimizer, self.step, self.gpt_config, record)
 
 
-def run(config: TrainConfig, *, source: str = "lessons", device: str = "auto", out: Path,
+def run(config: TrainConfig, *, source: Source, device: str = "auto", out: Path,
         fresh: bool = False, check_lessons: bool = True, quiet: bool = False, save_during: bool = True,
         sample: bool = True, label: str = "", val_iters: int | None = None) -> dict:
     """Train (or resume) one run; returns its summary (also written to out/summary.json on rank 0).
@@ -271,14 +272,14 @@ def run(config: TrainConfig, *, source: str = "lessons", device: str = "auto", o
         rt.close()
 
 
-def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: str, out: Path, fresh: bool = False,
+def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Path, fresh: bool = False,
            check_lessons: bool = True, label: str = "", val_iters: int | None = None) -> Run:
     """Everything before the first step: lessons, data, model, optimizer, resumed state, model.py."""
     if rt.device == "cpu":
         torch.set_num_threads(runtime.cpu_threads(config.threads, rt.world_size))
 
     # 1. the lessons must pass before their code trains anything
-    if check_lessons and str(source) != "solutions":
+    if check_lessons and not source.reference:
         problem = ""
         if rt.is_main:
             try:
@@ -303,7 +304,7 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: str, out: Path, 
     model = course.GPT(gpt_config).to(rt.device)
     optimizer = course.configure_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2))
     use_multi_tensor_adamw(optimizer)
-    state = Run(rt, config, course, str(source), out, label, val_iters, tokenizer, train_data, val_data, gpt_config,
+    state = Run(rt, config, course, source, out, label, val_iters, tokenizer, train_data, val_data, gpt_config,
                 model, optimizer)
 
     # 4. resume: the checkpoint must hold this model and vocabulary
@@ -477,7 +478,7 @@ def main(argv=None) -> int:
     try:
         config = config_from_args(args)
         out = args.out or default_out(args.preset, config)
-        run(config, source=args.source, device=args.device, out=out, fresh=args.fresh,
+        run(config, source=Source.parse(args.source), device=args.device, out=out, fresh=args.fresh,
             check_lessons=not args.no_grade, quiet=args.quiet, label=args.preset)
     except CapstoneError as err:
         return print_error(err)

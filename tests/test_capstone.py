@@ -22,16 +22,17 @@ import nbformat
 import pytest
 import torch
 
+from autograder.source import Source
 from tests.conftest import REPO, run
 
-SOURCE = "solutions"  # the reference lessons: the capstone must train them
+SOURCE = Source.parse("solutions")  # the reference lessons: the capstone must train them
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 
 
 def train_in_process(*args: str):
     from capstone import train
 
-    return train.main(["--source", SOURCE, "--preset", "test", "--quiet", *args])
+    return train.main(["--source", str(SOURCE), "--preset", "test", "--quiet", *args])
 
 
 def refused(capsys, *args: str) -> str:
@@ -78,7 +79,7 @@ def test_a_finished_run_is_not_retrained(trained, capsys):
 
 def test_ctrl_c_saves_and_the_next_run_resumes(tmp_path):
     out = tmp_path / "run"
-    cmd = [PY, "-m", "capstone.train", "--source", SOURCE, "--preset", "test", "--quiet", "--out", str(out),
+    cmd = [PY, "-m", "capstone.train", "--source", str(SOURCE), "--preset", "test", "--quiet", "--out", str(out),
            "--max-iters", "100000", "--eval-interval", "5"]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 300
@@ -92,7 +93,7 @@ def test_ctrl_c_saves_and_the_next_run_resumes(tmp_path):
     from capstone import checkpoint
 
     assert checkpoint.read_record(out / "ckpt.pt")["step"] == stopped
-    result = run(PY, "-m", "capstone.train", "--source", SOURCE, "--preset", "test", "--quiet", "--out", str(out),
+    result = run(PY, "-m", "capstone.train", "--source", str(SOURCE), "--preset", "test", "--quiet", "--out", str(out),
                  "--max-iters", str(stopped + 3))
     assert result.returncode == 0, result.stderr
     assert f"resuming {out / 'ckpt.pt'} at step {stopped}" in result.stdout

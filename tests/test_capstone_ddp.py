@@ -7,6 +7,7 @@ import re
 import sys
 from pathlib import Path
 
+from autograder.source import Source
 from tests.conftest import REPO, run
 
 # Runs capstone.train in each process, logging every file write with the process's rank.
@@ -60,7 +61,7 @@ def test_without_ddp_the_two_processes_would_differ(tmp_path):
     from capstone import assemble
     from capstone.presets import PRESETS
 
-    course = assemble.load_course("solutions")
+    course = assemble.load_course(Source.parse("solutions"))
     config = PRESETS["test"]
     digests = []
     for rank in (0, 1):

@@ -14,9 +14,10 @@ import nbformat
 import pytest
 import torch
 
+from autograder.source import Source
 from tests.conftest import REPO, run
 
-SOURCE = "solutions"
+SOURCE = Source.parse("solutions")
 PY = str(REPO / ".venv" / "bin" / "python") if (REPO / ".venv" / "bin" / "python").exists() else sys.executable
 
 # Runs in a fresh interpreter, in another folder: `from model import GPT, GPTConfig`, the weights of
@@ -144,7 +145,7 @@ def test_a_students_own_layout_comes_out_whole_and_equal(tmp_path):
 
     student = tmp_path / "student"
     for name in ("07_self_attention", "08_block", "09_gpt"):
-        shutil.copytree(REPO / SOURCE / name, student / name)
+        shutil.copytree(SOURCE.root / name, student / name)
     notebook = student / "09_gpt" / "09_gpt.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "GPT")
@@ -153,7 +154,7 @@ def test_a_students_own_layout_comes_out_whole_and_equal(tmp_path):
         "torch.arange(T, device=idx.device)", "positions(T, idx.device)").replace("F.cross_entropy", "F2.cross_entropy")
     nbformat.write(nb, notebook)
 
-    path = model_file.write(str(student), tmp_path / "run")
+    path = model_file.write(Source.parse(student), tmp_path / "run")
     text = path.read_text()
     assert "def positions(" in text and "demo_helper" not in text and "unused_sqrt" not in text
     assert "import torch.nn.functional as F2" in text and "L08." not in text
