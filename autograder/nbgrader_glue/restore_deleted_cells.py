@@ -12,7 +12,7 @@ from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell
-from nbgrader.api import Gradebook
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .commands import course_config
@@ -30,8 +30,7 @@ class RestoreDeletedCells(NbGraderPreprocessor):
             order = release_order(info, originals)
             for name in sorted(missing, key=lambda n: order.index(n) if n in order else len(order)):
                 original = originals[name]
-                grade = gb.find_graded_cell(name, info["notebook"], info["assignment"]) if original.cell_type == "code" \
-                    else None
+                grade = graded_cell(gb, info, name) if original.cell_type == "code" else None
                 make = new_code_cell if original.cell_type == "code" else new_markdown_cell
                 meta = {"nbgrader": {"grade_id": name, "locked": True, "solution": False, "task": False,
                                      "grade": grade is not None, "schema_version": 3}}
@@ -39,22 +38,39 @@ class RestoreDeletedCells(NbGraderPreprocessor):
                     meta["nbgrader"]["points"] = grade.max_score
                 cell = make(original.source, metadata=meta)
                 cell.metadata["nbgrader"]["checksum"] = original.checksum
-                before = order[:order.index(name)] if name in order else []
-                ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
-                position = max((ids.index(b) + 1 for b in before if b in ids), default=len(nb.cells))
-                nb.cells.insert(position, cell)
+                nb.cells.insert(released_position(nb, order, name), cell)
                 self.log.warning("%s deleted locked cell %s of %s: restored", info["student"], name,
                                  info["assignment"])
         return nb, resources
 
 
+def graded_cell(gb: Gradebook, info: dict, name: str):
+    """The grade cell of that name (its points), or None for a locked cell that is not graded (set-up)."""
+    try:
+        return gb.find_graded_cell(name, info["notebook"], info["assignment"])
+    except MissingEntry:
+        return None
 
-def release_order(info: dict, originals: dict) -> list[str]:
-    """Grade ids in released order: the gradebook keeps no order, so read the released notebook."""
+
+def release_order(info: dict, originals: dict) -> list[str | None]:
+    """The released notebook's grade ids, one per cell (None where a cell has none): the gradebook
+    keeps no order, so read the released notebook. Without it, the gradebook's cells in its order."""
     path = Path(course_config()["release"]) / info["assignment"] / f"{info['notebook']}.ipynb"
     try:
         cells = nbformat.read(path, as_version=4).cells
     except (OSError, ValueError):
         return list(originals)
-    return [c.metadata.get("nbgrader", {}).get("grade_id") for c in cells
-            if c.metadata.get("nbgrader", {}).get("grade_id")]
+    return [c.metadata.get("nbgrader", {}).get("grade_id") or None for c in cells]
+
+
+def released_position(nb, order: list[str | None], name: str) -> int:
+    """Where a deleted cell goes back: after the last cell that precedes it in the release; with none
+    there (a first set-up cell), at its released index, but never after a cell that follows it."""
+    ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in nb.cells]
+    if name not in order:
+        return len(nb.cells)
+    index = order.index(name)
+    before = [ids.index(b) + 1 for b in order[:index] if b and b in ids]
+    if before:
+        return max(before)
+    return min([ids.index(a) for a in order[index + 1:] if a and a in ids] + [index, len(nb.cells)])
