@@ -9,8 +9,7 @@ StripHiddenTests.)
 
 from __future__ import annotations
 
-import json
-
+from nbconvert.filters import strip_ansi
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import ClearHiddenTests
 
@@ -24,8 +23,19 @@ class HideHiddenTests(ClearHiddenTests):
         if secret:
             outputs = []
             for output in cell.get("outputs", []):
-                if any(line in json.dumps(output) or line in str(output) for line in secret):
+                shown = output_text(output)
+                if any(line in shown for line in secret):
                     output = new_output("stream", name="stdout", text="(output of a hidden check, not shown)\n")
                 outputs.append(output)
             cell.outputs = outputs
         return cell, resources
+
+
+def output_text(value) -> str:
+    """Every string in an output (stream text, each MIME type's data, a traceback), as shown: without
+    terminal colour codes, which would split a quoted line (json or repr would escape its quotes)."""
+    if isinstance(value, str):
+        return strip_ansi(value)
+    if isinstance(value, dict):
+        value = list(value.values())
+    return "\n".join(output_text(item) for item in value) if isinstance(value, list) else ""
