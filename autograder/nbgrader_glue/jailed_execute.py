@@ -11,6 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
 from traitlets import Unicode
 
@@ -55,3 +56,7 @@ class JailedExecute(Execute):
             manager.visible = self.resources.get("metadata", {}).get("path") or ""
             manager.reference = self._reference
         await super().async_start_new_kernel(**kwargs)
+
+    # nbclient's blocking start_new_kernel (what Execute.preprocess calls) wraps the base class's
+    # coroutine, not this override: without this line the kernel never got its jail settings.
+    start_new_kernel = run_sync(async_start_new_kernel)

@@ -1,0 +1,92 @@
+"""JailedExecute: nbgrader's Execute with the student's kernel in bubblewrap.
+
+A three-cell notebook of lesson 02 runs in the jailed kernel: its cells run in order in the
+notebook's own folder, what a hostile cell tries (read a host secret, reach a listener on this
+machine, write next to the notebook or into the kernel's connection folder) fails inside the kernel,
+and load_lesson("01") finds the reference lesson compiled for the kernel.
+"""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell
+
+from autograder.jail import bwrap
+from autograder.nbgrader_glue.jailed_execute import JailedExecute
+
+from .tiny import notebook
+
+pytestmark = pytest.mark.slow
+needs_bwrap = pytest.mark.skipif(not bwrap.usable()[0], reason="bubblewrap: " + bwrap.usable()[1])
+
+ATTEMPTS = '''def attempt(what, action):
+    try:
+        action()
+        print(what, "done")
+    except Exception as err:
+        print(what, "failed:", type(err).__name__)
+
+folder = os.path.dirname(get_connection_file())
+attempt("read /etc/shadow", lambda: open("/etc/shadow").read())
+attempt("connect", lambda: socket.create_connection(("127.0.0.1", PORT), timeout=2).close())
+attempt("write next to the notebook", lambda: open("written-by-the-student.txt", "w").write("x"))
+attempt("write into the kernel's folder", lambda: open(os.path.join(folder, "planted.txt"), "w").write("x"))
+attempt("write scratch", lambda: open("/tmp/scratch.txt", "w").write("x"))'''
+
+
+def resources_for(folder: Path, tmp_path: Path) -> dict:
+    """What nbgrader's autograde passes: the notebook's folder is where its kernel runs."""
+    return {"nbgrader": {"assignment": folder.name, "notebook": folder.name, "student": "alice",
+                         "db_url": f"sqlite:///{tmp_path / 'gradebook.db'}"},
+            "metadata": {"path": str(folder)}}
+
+
+@needs_bwrap
+def test_a_notebook_runs_in_the_jail(tmp_path, monkeypatch):
+    folder = tmp_path / "autograded" / "alice" / "02_tokens"
+    folder.mkdir(parents=True)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0)
+    port = listener.getsockname()[1]
+    nb = notebook(
+        new_code_cell("import os, socket\nfrom ipykernel.connect import get_connection_file\nprint(os.getcwd())"),
+        new_code_cell(ATTEMPTS.replace("PORT", str(port))),
+        new_code_cell('from autograder import load_lesson\nprint(load_lesson("01").encode("hi", {"h": 0, "i": 1}))'),
+    )
+    nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
+    nbformat.write(nb, folder / "02_tokens.ipynb")
+    resources = resources_for(folder, tmp_path)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    try:
+        nb, _ = JailedExecute(jail="bwrap", timeout=60).preprocess(nb, resources)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing reached this machine's listener
+    finally:
+        listener.close()
+
+    printed = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert printed[0] == f"{folder}\n"
+    # Which error each one meets depends on the machine (Landlock's network rules, or only the empty
+    # network namespace): that it fails is what counts.
+    outcomes = [line.rsplit(" failed: ", 1)[0] if " failed: " in line else line for line in printed[1].splitlines()]
+    assert outcomes == ["read /etc/shadow", "connect", "write next to the notebook", "write into the kernel's folder",
+                        "write scratch done"], printed[1]
+    assert printed[2] == "[0, 1]\n"  # lesson 01 from the compiled reference: solutions/ is not in the jail
+    assert [c.execution_count for c in nb.cells] == [1, 2, 3]
+    assert sorted(p.name for p in folder.iterdir()) == ["02_tokens.ipynb"]
+
+
+def test_unsafe_runs_an_ordinary_kernel_with_the_same_reference(tmp_path, monkeypatch):
+    """make autograde UNSAFE=1 (`--JailedExecute.jail=none`): no bubblewrap needed."""
+    folder = tmp_path / "autograded" / "alice" / "02_tokens"
+    folder.mkdir(parents=True)
+    nb = notebook(new_code_cell("import os\nprint(os.getcwd())"),
+                  new_code_cell('from autograder import load_lesson\nprint(load_lesson("01").encode("hi", {"h": 0, "i": 1}))'))
+    nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    nb, _ = JailedExecute(jail="none", timeout=60).preprocess(nb, resources_for(folder, tmp_path))
+    assert ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells] == [f"{folder}\n", "[0, 1]\n"]
