@@ -30,6 +30,9 @@ from .limits import FILE_LIMIT, PidsCgroup
 
 KERNEL_MEMORY_GIB = 4.0
 REFERENCE_FILE = "reference.bin"
+# The kernel's connection folder is mounted writable into the jail at its host path; under /tmp it
+# would be beneath the jail's /tmp, where Landlock lets the kernel write (bind mounts included).
+PRIVATE_PARENT = "/var/tmp"
 
 
 class JailedKernelManager(AsyncKernelManager):
@@ -42,18 +45,22 @@ class JailedKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.private = tempfile.mkdtemp(prefix="gpt-course-kernel-")
+        parent = PRIVATE_PARENT if os.access(PRIVATE_PARENT, os.W_OK) else None
+        self.private = tempfile.mkdtemp(prefix="gpt-course-kernel-", dir=parent)
         self.cgroup: PidsCgroup | None = None
         if self.jail == "bwrap":
             self.transport = "ipc"
             self.connection_file = os.path.join(self.private, "kernel.json")
             self.ip = os.path.join(self.private, "ipc")
 
+    async def start_kernel(self, **kw):
+        if self.jail != "bwrap" and self.reference:  # an ordinary kernel: the reference through its environment
+            kw["env"] = {**kw.get("env", os.environ), "GPT_COURSE_REFERENCE": self.reference}
+        await super().start_kernel(**kw)
+
     def format_kernel_cmd(self, extra_arguments=None):
         cmd = super().format_kernel_cmd(extra_arguments)
         if self.jail != "bwrap":
-            if self.reference:
-                self.update_env(env={"GPT_COURSE_REFERENCE": self.reference})
             return cmd
         reference = os.path.join(self.private, REFERENCE_FILE)
         if self.reference:
