@@ -329,12 +329,14 @@ def encodings(line: str) -> list[str]:
 
     The real guarantee is that hidden tests never run where a student's output comes from; this
     check is the second line of defence. For base64, each of the three alignments the line can
-    have inside a longer encoded text gives a stable middle part."""
+    have inside a longer encoded text gives the characters that depend on the line's bytes alone:
+    all but the first 2 (or 3) when it starts 1 (or 2) bytes into a 3-byte group, and all but the
+    last 3 (or 2) when it ends 1 (or 2) bytes into one."""
     data = line.encode()
     forms = [line, line[::-1], data.hex(), json.dumps(line)[1:-1], codecs.encode(line, "rot13")]
     for shift in range(3):
-        encoded = base64.b64encode(b"x" * shift + data).decode()
-        forms.append(encoded[4 if shift else 0:-4])
+        encoded = base64.b64encode(b"\0" * shift + data).decode()
+        forms.append(encoded[(0, 2, 3)[shift]:len(encoded) - (0, 3, 2)[(shift + len(data)) % 3]])
     return [form for form in forms if len(form) >= 4]
 
 

@@ -1,0 +1,148 @@
+"""instructor.py: the feedback leak check and withholding, its encodings, Gradescope results of a class.
+
+Each test builds a course folder's .nbgrader/ by hand in tmp_path (a gradebook, feedback pages,
+submitted and autograded notebooks) and runs from there, as the make targets run from the course root.
+"""
+
+from __future__ import annotations
+
+import base64
+import codecs
+import dataclasses
+import shutil
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+from autograder.nbgrader_glue import instructor
+from autograder.nbgrader_glue.commands import FLAGS_KEY, course_config
+from autograder.run import PASSED, Verdict
+from autograder.tasks import lesson_tasks
+
+LESSON = "01_chars"
+HIDDEN_MARK = "hidden-check-w8d"
+HIDDEN_LINES = [f'note = "{HIDDEN_MARK}"', 'assert encode("zz", {"z": 7}) == [7, 7], note']
+CHECK_SOURCE = "### BEGIN HIDDEN TESTS\n" + "\n".join(HIDDEN_LINES) + '\n### END HIDDEN TESTS\ncheck("01.encode")'
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch, empty_gradebook):
+    """A course folder with lesson 01 released and recorded in the gradebook (its hidden test too)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lessons" / LESSON).mkdir(parents=True)
+    (tmp_path / ".nbgrader").mkdir()
+    shutil.copy(empty_gradebook, tmp_path / ".nbgrader" / "gradebook.db")
+    with instructor.gradebook() as gb:
+        gb.add_assignment(LESSON)
+        gb.add_notebook(LESSON, LESSON)
+        gb.add_source_cell("check-01-encode", LESSON, LESSON, source=CHECK_SOURCE, cell_type="code",
+                           checksum="0", locked=True)
+        gb.add_source_cell("setup-1", LESSON, LESSON, source="from autograder import check", cell_type="code",
+                           checksum="0", locked=True)
+        gb.add_grade_cell("check-01-encode", LESSON, LESSON, max_score=2, cell_type="code")
+    return tmp_path
+
+
+def page(student: str, body: str, lesson: str = LESSON):
+    path = instructor.FEEDBACK / student / lesson / f"{lesson}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+    return path
+
+
+CLEAN = ('<div class="input"><span class="n">check</span>(<span class="s2">&quot;01.encode&quot;</span>)</div>'
+         "<pre>PASS 01.encode (2/2 points)</pre>")
+# The hidden assert as nbconvert shows code: split into highlighted spans, quotes as entities.
+HIGHLIGHTED = ('<pre><span class="k">assert</span> <span class="n">encode</span>(<span class="s2">&quot;zz&quot;</span>, '
+               '{<span class="s2">&quot;z&quot;</span>: <span class="mi">7</span>}) == [<span class="mi">7</span>, '
+               '<span class="mi">7</span>], <span class="n">note</span></pre>')
+
+
+def test_hidden_test_lines_come_from_the_gradebook(course):
+    assert instructor.hidden_test_lines(LESSON) == HIDDEN_LINES
+    assert instructor.hidden_test_lines("02_tokens") == []  # not in the gradebook
+
+
+def test_feedback_leaks_finds_each_page_that_shows_a_hidden_line(course):
+    page("alice", CLEAN)
+    bob = page("bob", CLEAN + HIGHLIGHTED)
+    encoded = base64.b64encode(f"my output: {HIDDEN_LINES[0]}!".encode()).decode()
+    carol = page("carol", CLEAN + f"<pre>{encoded}</pre>")
+    page("dave", CLEAN, lesson="02_tokens")  # another lesson: its own hidden lines (none)
+    assert instructor.feedback_leaks() == {bob: [HIDDEN_LINES[1]], carol: [HIDDEN_LINES[0]]}
+
+
+def test_feedback_withholds_only_the_leaking_students_pages(course, capsys):
+    alice = page("alice", CLEAN)
+    bob = page("bob", CLEAN + HIGHLIGHTED)
+    carol = page("carol", CLEAN + f"<pre>{HIDDEN_LINES[0].encode().hex()}</pre>")
+    contents = {p: p.read_text() for p in (alice, bob, carol)}
+
+    assert instructor.feedback("01") == 1
+    assert alice.read_text() == contents[alice]  # the class gets its feedback
+    assert not bob.exists() and not carol.exists()
+    for leaked in (bob, carol):
+        withheld = instructor.WITHHELD / leaked.relative_to(instructor.FEEDBACK)
+        assert withheld.read_text() == contents[leaked]  # kept for the instructor to look at
+    out, err = capsys.readouterr()
+    assert "2 page(s) withheld" in out
+    assert str(bob) in err and str(carol) in err and str(alice) not in err
+    assert HIDDEN_MARK not in out + err
+
+
+def test_feedback_without_leaks_withholds_nothing(course, capsys):
+    alice = page("alice", CLEAN)
+    assert instructor.feedback("01") == 0
+    assert alice.exists() and not instructor.WITHHELD.exists()
+    assert "withheld" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("line", [HIDDEN_LINES[1], "ok = décode(x)", "abcd", "abcde", "abcdef", "f(1, 2)"])
+def test_encodings_find_a_base64_line_at_every_alignment(line):
+    forms = instructor.encodings(line)
+    for before in range(7):  # the line starts at each of the three byte alignments, twice
+        for after in range(4):
+            text = "p" * before + line + "s" * after
+            encoded = base64.b64encode(text.encode()).decode()
+            assert any(form in encoded for form in forms), (before, after)
+    assert line in forms and line[::-1] in forms and line.encode().hex() in forms
+    assert codecs.encode(line, "rot13") in forms
+
+
+def test_encodings_leave_out_forms_too_short_to_mean_anything():
+    assert all(len(form) >= 4 for form in instructor.encodings("abcd"))
+
+
+def test_gradescope_results_list_every_task_of_an_unreadable_notebook(course):
+    with instructor.gradebook() as gb:
+        for student in ("alice", "bob"):
+            gb.add_student(student)
+            gb.add_submission(LESSON, student)
+    broken = instructor.SUBMITTED / "bob" / LESSON / f"{LESSON}.ipynb"
+    broken.parent.mkdir(parents=True)
+    broken.write_text('{"cells": [')
+    graded = instructor.AUTOGRADED / "alice" / LESSON / f"{LESSON}.ipynb"
+    graded.parent.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    verdicts = [Verdict(t.id, PASSED, float(t.points), float(t.points)) for t in lesson_tasks("01")]
+    nb.metadata[FLAGS_KEY] = {"isolation": "bubblewrap 0.8.0", "visible": [],
+                              "verdicts": [dataclasses.asdict(v) for v in verdicts]}
+    nbformat.write(nb, graded)
+
+    results = instructor.gradescope_results()
+    tasks = lesson_tasks("01")
+    bob = results["bob"]
+    assert [t["name"] for t in bob["tests"]] == [t.id for t in tasks]
+    assert [(t["score"], t["max_score"], t["status"]) for t in bob["tests"]] == [
+        (0.0, float(t.points), "failed") for t in tasks]
+    assert all(t["output"].startswith(f"FAIL {t['name']}: not graded: not a valid notebook (") for t in bob["tests"])
+    assert bob["score"] == 0 and "output" not in bob
+    alice = results["alice"]
+    assert [(t["name"], t["score"]) for t in alice["tests"]] == [(t.id, float(t.points)) for t in tasks]
+    assert alice["output"] == "Graded in isolation: bubblewrap 0.8.0"
+
+
+def test_the_course_reads_its_own_config(course):
+    assert course_config()["db_url"] == "sqlite:///.nbgrader/gradebook.db"  # relative: the course folder's
+    assert course_config()["course_id"] == "gpt-from-scratch"
