@@ -13,7 +13,6 @@ import shutil
 
 import nbformat
 import pytest
-from nbgrader.api import Gradebook
 
 from autograder.nbgrader_glue import instructor
 from autograder.nbgrader_glue.commands import FLAGS_KEY, course_config
