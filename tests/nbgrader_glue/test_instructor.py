@@ -113,6 +113,7 @@ def test_encodings_leave_out_forms_too_short_to_mean_anything():
     assert all(len(form) >= 4 for form in instructor.encodings("abcd"))
 
 
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's add_submission, not ours
 def test_gradescope_results_list_every_task_of_an_unreadable_notebook(course):
     with instructor.gradebook() as gb:
         for student in ("alice", "bob"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from traitlets.config import Config
+from traitlets.config.loader import PyFileConfigLoader
 
-from autograder.nbgrader_glue.commands import course_config
 from autograder.nbgrader_glue.lesson_file_collector import LessonFileCollector
 from tests.conftest import REPO
 
@@ -13,9 +13,6 @@ from tests.conftest import REPO
 @pytest.fixture
 def collector():
     """Configured by the course's nbgrader_config.py (its named_regexp), as zip_collect configures it."""
-    from traitlets.config.loader import PyFileConfigLoader
-
-    course_config(REPO)  # the file exists where we read it
     config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config()
     return LessonFileCollector(config=Config(config))
 
