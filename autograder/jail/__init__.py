@@ -1,0 +1,13 @@
+"""One jail for every place student code runs (see docs/jail.md).
+
+    client.py   the grader's side: choose the jail, start a worker, hand it jobs, read outcomes
+    worker.py   inside the jail: forks one child per job, enforces time limits, kills leftovers
+    child.py    the only process that runs student code: limits, Landlock, then the job
+    bwrap.py    bubblewrap command lines: the throw-away root student code sees
+    view.py     what that root holds (also what Landlock grants without bubblewrap)
+    landlock.py the kernel's unprivileged sandbox, applied by each child to itself
+    limits.py   rlimits, and a pids cgroup per jail when the grader runs as root
+    kernel.py   a Jupyter kernel inside the jail, for nbgrader's autograde
+    frames.py   the messages across the jail's pipes
+    install.py  `make jail`
+"""
