@@ -60,7 +60,8 @@ def test_a_syntax_error_costs_only_what_its_cell_defines(tmp_path):
     assert lesson.decode([0, 1], {0: "h", 1: "i"}) == "hi"  # the cells after it still ran
     assert why_missing(lesson, "encode").startswith(f"encode is not defined, because 01_chars.ipynb, cell {index}: "
                                                     "SyntaxError on line 2")
-    assert "deleted or renamed" in why_missing(lesson, "nothing_like_it")
+    assert "the likely cause: 01_chars.ipynb" in why_missing(lesson, "nothing_like_it")  # the best lead there is
+    assert "deleted or renamed" in why_missing(load_lesson(REFERENCE), "nothing_like_it")
 
 
 def test_a_solution_cell_that_raises_keeps_what_it_defined_before(tmp_path):
