@@ -36,17 +36,19 @@ def main(argv=None) -> int:
     lessons = [lesson_id(x) for x in args.lesson] if getattr(args, "lesson", None) else None
 
     if args.command == "grade":
-        from .grade import grade_report
-        from .jail.client import JailUnavailable
-        from .report import results_json, table, write_results
+        from .jail.client import JailUnavailable, choose, prestart
         from .source import Source
 
         source = Source.parse(args.source)
         try:
-            report = grade_report(source, lessons, jail=args.jail)
+            prestart(choose(args.jail), [source.root])  # the jail starts while torch is imported here
         except JailUnavailable as err:
             print(f"error: {err}", file=sys.stderr)
             return 1
+        from .grade import grade_report
+        from .report import results_json, table, write_results
+
+        report = grade_report(source, lessons, jail=args.jail)
         names = {lid: folder.name for lid, folder in source.lessons().items()}
         print(table(report.verdicts, names, str(report.isolation)))
         write_results(results_json(report.verdicts, isolation=str(report.isolation), visible=report.visible),

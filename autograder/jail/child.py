@@ -18,8 +18,6 @@ import tempfile
 import types
 from dataclasses import asdict, dataclass
 
-import torch
-
 from . import landlock
 from .frames import OUTPUT_LIMIT, frame
 from .limits import limit_child
@@ -105,6 +103,8 @@ def _enter_landlock(sandbox: Sandbox) -> str:
 
 def run(job: Job, send: int, loader, sandbox: Sandbox, namespace: dict | None = None) -> None:
     """Everything above, then the outcome as one framed message, then exit. Never returns."""
+    import torch
+
     try:
         os.setpgid(0, 0)  # its own process group, so the worker can stop what it starts too
         os.closerange(3, send)
@@ -163,6 +163,8 @@ def _outcome(job: Job, loader, namespace: dict | None):
 def _hidden(code_text: str, module: types.ModuleType):
     """Run an instructor's hidden test cell on the student's definitions: a verdict, never a quote."""
     from ..run import Outcome
+
+    import torch
 
     code = compile(code_text, "<hidden test>", "exec", dont_inherit=True)
     namespace = dict(module.__dict__)

@@ -20,17 +20,20 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..reference import CompiledLessons
-from ..run import Outcome
 from . import bwrap, landlock, view
 from .child import HIDDEN_VERDICTS, Job, Sandbox
 from .frames import OUTPUT_LIMIT, RESULT_LIMIT, send_json, unframe
 from .limits import JAIL_PIDS, PidsCgroup
-from .worker import GROUP_DONE
+
+if TYPE_CHECKING:  # imported where used: run.py imports torch, which the worker's start should overlap
+    from ..run import Outcome
 
 STARTUP_SECONDS = 60.0  # a worker's start (imports, reference lessons) before its first job's clock runs
 MODES = ("bwrap", "landlock", "limits")
@@ -69,8 +72,10 @@ def choose(wanted: str = "auto") -> Isolation:
                                "(no bubblewrap, no Landlock)")
 
 
-def decode(payload: bytes, job: Job) -> Outcome:
+def decode(payload: bytes, job: Job):
     """An outcome from a child's bytes; anything malformed is the student's failure, not ours."""
+    from ..run import Outcome
+
     try:
         result = unframe(payload)
     except Exception:  # noqa: BLE001 - a child can write anything into its pipe
@@ -92,7 +97,6 @@ class Worker:
 
     def __init__(self, isolation: Isolation, readable, parallel: int):
         self.isolation = isolation
-        self.sent: set[str] = set()
         control_r, self.control = os.pipe()
         self.results, results_w = os.pipe()
         argv = [sys.executable, "-m", "autograder.jail.worker", "--control", str(control_r),
@@ -128,20 +132,37 @@ class Worker:
         os.close(results_w)
         os.set_blocking(self.results, False)
         self.buffer = bytearray()
+        self.writer: threading.Thread | None = None
         send_json(self.control, {"sandbox": sandbox.__dict__, "parallel": parallel})
 
-    def give(self, reference: CompiledLessons) -> None:
-        new = reference.only([lid for lid in reference.ids() if lid not in self.sent])
-        if new.ids():
-            send_json(self.control, {"type": "reference", "data": base64.b64encode(new.to_bytes()).decode()})
-            self.sent.update(new.ids())
+    def feed(self, groups: list[list[Job]], reference: CompiledLessons) -> None:
+        """Send every lesson's jobs, each after the reference lessons before it; then end the input.
 
-    def run(self, jobs: list[Job]) -> dict[int, bytes]:
+        A thread does this while the caller reads outcomes: neither pipe can fill up and stall the
+        other. The worker reads the next lesson only once every job before it has started."""
+        def write() -> None:
+            sent: set[str] = set()
+            try:
+                for group in groups:
+                    earlier = [lid for lid in reference.ids() if lid < group[0].lesson and lid not in sent]
+                    if earlier:
+                        data = base64.b64encode(reference.only(earlier).to_bytes()).decode()
+                        send_json(self.control, {"type": "reference", "data": data})
+                        sent.update(earlier)
+                    send_json(self.control, {"type": "jobs", "jobs": [job.to_dict() for job in group]})
+            except OSError:  # the worker is gone: its jobs are reported missing
+                pass
+            finally:
+                _close(self.control)
+
+        self.writer = threading.Thread(target=write, daemon=True)
+        self.writer.start()
+
+    def collect(self, jobs: list[Job]) -> dict[int, bytes]:
         """Payloads of the jobs the worker reported (all of them, unless it died or stalled)."""
-        send_json(self.control, {"type": "jobs", "jobs": [job.to_dict() for job in jobs]})
         deadline = time.monotonic() + STARTUP_SECONDS + sum(job.timeout + 5 for job in jobs)
-        done: dict[int, bytes] = {}
-        while time.monotonic() < deadline:
+        wanted, done = {job.id for job in jobs}, {}
+        while time.monotonic() < deadline and wanted - set(done):
             ready, _, _ = select.select([self.results], [], [], min(1.0, max(0.0, deadline - time.monotonic())))
             if not ready:
                 if self.process.poll() is not None:
@@ -160,11 +181,8 @@ class Worker:
                     return done  # not our worker's behaviour: treat it as dead
                 if len(self.buffer) < 16 + size:
                     break
-                payload = bytes(self.buffer[16:16 + size])
+                done[job_id] = bytes(self.buffer[16:16 + size])
                 del self.buffer[:16 + size]
-                if job_id == GROUP_DONE:
-                    return done
-                done[job_id] = payload
         return done
 
     def problem(self) -> str:
@@ -173,11 +191,9 @@ class Worker:
         return lines[-1][:300] if lines else ""
 
     def close(self) -> None:
-        for fd in (self.control, self.results):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        _close(self.results)
+        if self.writer is None:
+            _close(self.control)
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
@@ -190,10 +206,24 @@ class Worker:
         self.stderr.close()
 
 
+_early: dict[tuple, Worker] = {}  # workers started ahead of their jobs (prestart)
+
+
+def default_parallel(parallel: int | None = None) -> int:
+    return parallel or max(1, min(4, os.cpu_count() or 1))
+
+
+def prestart(isolation: Isolation, readable=(), parallel: int | None = None) -> None:
+    """Start the worker for the next run_jobs now: its start-up (bubblewrap, Python, torch) then
+    overlaps the caller's own imports. run_jobs takes it if it asks for the same jail."""
+    key = (isolation.name, tuple(str(p) for p in readable), default_parallel(parallel))
+    _early[key] = Worker(isolation, readable, key[2])
+
+
 def run_jobs(jobs: list[Job], isolation: Isolation, *, readable=(), reference: CompiledLessons | None = None,
              parallel: int | None = None) -> dict[int, Outcome]:
     """Run the jobs in jails; {job id: outcome}. `reference`: compiled lessons later lessons build on."""
-    parallel = parallel or max(1, min(4, os.cpu_count() or 1))
+    parallel = default_parallel(parallel)
     reference = reference or CompiledLessons()
     outcomes: dict[int, Outcome] = {}
     visible = sorted((j for j in jobs if j.kind != "hidden"), key=lambda j: j.lesson)
@@ -215,24 +245,19 @@ def _groups(jobs: list[Job]) -> list[list[Job]]:
 
 
 def _run_batch(jobs, isolation, readable, reference, parallel, retry: bool = True) -> dict[int, Outcome]:
-    outcomes, unreported = {}, []
-    worker = Worker(isolation, readable, parallel)
+    from ..run import Outcome
+
+    key = (isolation.name, tuple(str(p) for p in readable), parallel)
+    worker = _early.pop(key, None) or Worker(isolation, readable, parallel)
     try:
-        for group in _groups(jobs):
-            if unreported:  # the worker died: the rest runs after, one job per fresh worker
-                unreported += group
-                continue
-            worker.give(reference.only([lid for lid in reference.ids() if lid < group[0].lesson]))
-            payloads = worker.run(group)
-            for job in group:
-                if job.id in payloads:
-                    outcomes[job.id] = decode(payloads[job.id], job)
-                else:
-                    unreported.append(job)
+        worker.feed(_groups(jobs), reference)
+        payloads = worker.collect(jobs)
+        unreported = [job for job in jobs if job.id not in payloads]
         problem = worker.problem() if unreported else ""
     finally:
         worker.close()
-    if unreported and retry and len(jobs) > 1:
+    outcomes = {job.id: decode(payloads[job.id], job) for job in jobs if job.id in payloads}
+    if unreported and retry and len(jobs) > 1:  # the worker died: the rest, one job per fresh worker
         for job in unreported:
             outcomes.update(_run_batch([job], isolation, readable, reference, 1, retry=False))
     elif unreported:
@@ -242,6 +267,13 @@ def _run_batch(jobs, isolation, readable, reference, parallel, retry: bool = Tru
         for job in unreported:
             outcomes[job.id] = Outcome("error", reason=why)
     return outcomes
+
+
+def _close(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def run_forked(jobs: list[Job], *, loader, namespace: dict | None = None, readable=()) -> dict[int, Outcome]:
@@ -299,6 +331,8 @@ def run_forked(jobs: list[Job], *, loader, namespace: dict | None = None, readab
                 pass
         os.waitpid(pid, 0)
         shutil.rmtree(scratch_host, ignore_errors=True)
+    from ..run import Outcome
+
     outcomes, by_id = {}, {job.id: job for job in jobs}
     while len(data) >= 16:
         job_id, size = struct.unpack("<QQ", data[:16])

@@ -12,8 +12,6 @@ import json
 import os
 import struct
 
-import torch
-
 OUTPUT_LIMIT = 2000  # characters of printed output kept per task
 RESULT_LIMIT = 64 << 20  # bytes of outputs a task may send back
 STATUSES = ("ok", "not_started", "error")
@@ -21,6 +19,8 @@ STATUSES = ("ok", "not_started", "error")
 
 def frame(result: dict) -> bytes:
     """A child's (or the worker's) outcome as bytes: 8-byte length, then torch.save of the dict."""
+    import torch  # here, not at the top: the grader starts its worker before importing torch
+
     payload = io.BytesIO()
     torch.save(result, payload)
     data = payload.getvalue()
@@ -35,6 +35,8 @@ def unframe(data: bytes) -> dict:
     """The dict a frame holds, checked field by field; ValueError for anything else."""
     if len(data) < 8:
         raise ValueError("truncated")
+    import torch
+
     (size,) = struct.unpack("<Q", data[:8])
     if size != len(data) - 8:
         raise ValueError("truncated")

@@ -25,7 +25,6 @@ import time
 from .child import Job, Sandbox
 from .frames import RESULT_LIMIT, frame, receive_json, tagged
 
-GROUP_DONE = (1 << 64) - 1  # job id of the marker the worker sends after each group of jobs
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 SCRATCH_CAP = 256 << 20  # bytes of files all children may leave in a scratch folder on disk
 
@@ -70,10 +69,19 @@ class Supervisor:
         self.statuses: dict[int, int] = {}  # exit statuses reaped early (waitpid(-1) takes any child)
         self._checked_scratch = 0.0
 
-    def run(self, jobs: list[Job], emit) -> None:
+    def run(self, jobs: list[Job], emit, more=None) -> None:
+        """Run `jobs`, then whatever more() returns each time all jobs so far have started (None: no more).
+
+        more() is how the next lesson's jobs arrive: only once every job of the lesson before has
+        started, so no child ever holds the reference of its own lesson or a later one."""
         queue, running = list(jobs), {}
         try:
-            while queue or running:
+            while queue or running or more:
+                if not queue and more:
+                    queue = list(more() or [])
+                    if not queue:
+                        more = None
+                        continue
                 while queue and len(running) < self.parallel:
                     try:
                         child = self._start(queue[0])
@@ -264,19 +272,23 @@ def main(argv=None) -> int:
         while view:
             view = view[os.write(args.results, view):]
 
-    while True:
-        try:
-            message = receive_json(args.control)
-        except EOFError:
-            return 0
-        if message["type"] == "reference":
-            reference.add(CompiledLessons.from_bytes(base64.b64decode(message["data"])))
-            loader.preload(reference.ids(), reference)
-        elif message["type"] == "jobs":
-            supervisor.run([Job(**job) for job in message["jobs"]], emit)
-            emit(GROUP_DONE, b"")
-        else:
-            return 0
+    def more() -> list[Job] | None:
+        """The next lesson's jobs, after loading the reference lessons sent before them."""
+        while True:
+            try:
+                message = receive_json(args.control)
+            except EOFError:
+                return None
+            if message["type"] == "reference":
+                reference.add(CompiledLessons.from_bytes(base64.b64decode(message["data"])))
+                loader.preload(reference.ids(), reference)
+            elif message["type"] == "jobs":
+                return [Job(**job) for job in message["jobs"]]
+            else:
+                return None
+
+    supervisor.run([], emit, more)
+    return 0
 
 
 if __name__ == "__main__":
