@@ -129,8 +129,8 @@ def gradescope_path(root: Path, inbox: Path, count: int) -> list[float]:
     return times
 
 
-def report(rows: list[tuple[str, int, int, float]], per_student: list[float], submissions: int, cores: int) -> str:
-    lines = [f"machine: {cores} cores; load average before {os.getloadavg()[0]:.1f}", "",
+def report(rows: list[tuple[str, int, int, float]], per_student: list[float], cores: int, load: tuple) -> str:
+    lines = [f"machine: {cores} cores; load average {load[0]:.1f} before, {load[1]:.1f} after", "",
              "| path | jobs | submissions | seconds | per minute | per hour |", "| --- | --- | --- | --- | --- | --- |"]
     for path, jobs, count, seconds in rows:
         lines.append(f"| {path} | {jobs} | {count} | {seconds:.0f} | {60 * count / seconds:.1f} | "
@@ -156,6 +156,7 @@ def main(argv=None) -> int:
     parser.add_argument("--gradescope", type=int, default=3, help="submissions to time through run_autograder")
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
+    load_before = os.getloadavg()[0]
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
         root = Path(tmp)
@@ -173,7 +174,7 @@ def main(argv=None) -> int:
                 raise SystemExit(f"{path}: JOBS=2 graded differently from JOBS=1")
         print("Gradescope run_autograder ...", flush=True)
         per_student = gradescope_path(root, inbox, args.gradescope)
-    text = report(rows, per_student, len(made), cores) + "\nJOBS=2 grades equal JOBS=1 grades on both paths."
+    text = report(rows, per_student, cores, (load_before, os.getloadavg()[0])) + "\nJOBS=2 grades equal JOBS=1 grades on both paths."
     print("\n" + text)
     (OUT / "bench.md").write_text(text + "\n")
     return 0
