@@ -4,8 +4,8 @@ Pick one with `make train PRESET=name` (or `python -m capstone.train --preset na
 single fields on the command line: `make train ARGS="--max-iters 500 --lr 3e-3"`.
 
 The model fields are lesson 09's GPTConfig; the optimisation fields feed lesson 10's lr_at,
-configure_optimizer and train_step. Nothing here is secret sauce: every choice is explained in the
-README's capstone section ("Why these settings").
+configure_optimizer and train_step. Nothing here is secret sauce: every choice is explained in
+docs/capstone.md ("Why these settings").
 """
 
 from __future__ import annotations
