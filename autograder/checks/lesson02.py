@@ -4,6 +4,7 @@ import random
 
 from ..paths import read_tinyshakespeare
 from ..tasks import task
+from .kit import random_sentences
 
 END_OF_TEXT = "<|endoftext|>"
 UNK = "<unk>"
@@ -20,13 +21,12 @@ SAMPLES = [
     "<unk> is split, <|endoftext|> is not",
 ]
 WORDS = ["thou", "art", "Romeo", "speak", "me", "the", "I", "ll", "good", "night", "so", "sweet"]
+GLUE = [" ", "  ", "\n", ", ", ". ", "! ", "? ", "'", ";", " -- ", ":\n"]
 
 
 def random_texts(seed: int, n: int = 6) -> list[str]:
     """Sentences of known words with random punctuation and whitespace between them."""
-    rng = random.Random(seed)
-    glue = [" ", "  ", "\n", ", ", ". ", "! ", "? ", "'", ";", " -- ", ":\n"]
-    return ["".join(rng.choice(WORDS) + rng.choice(glue) for _ in range(rng.randint(1, 12))) for _ in range(n)]
+    return random_sentences(seed, n, WORDS, GLUE)
 
 
 def shuffled_vocab(tokens: list[str], seed: int) -> dict[str, int]:

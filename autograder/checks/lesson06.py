@@ -6,10 +6,7 @@ import torch
 
 from ..compare import CheckFailed
 from ..tasks import task
-
-
-def randn(*shape, seed: int, dtype=torch.float32) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+from .kit import randn
 
 
 def inputs() -> dict[str, torch.Tensor]:

@@ -13,38 +13,13 @@ import types
 import torch
 from torch.nn import functional as F
 
-from ..compare import CheckFailed
 from ..tasks import task
+from .kit import non_contiguous, randn, set_params, unchanged
 
 
 # The settings CausalSelfAttention is graded with. The config itself is the notebook's GPTConfig
 # (the model's one config, lesson 07): a field added there takes its default here.
 CSA_SETTINGS = dict(n_embd=24, n_head=3, block_size=8, dropout=0.0, bias=True, flash=False)
-
-
-def randn(*shape, seed: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def set_params(module: torch.nn.Module, seed: int, scale: float = 0.4) -> torch.nn.Module:
-    """Fill every parameter, in name order, from one seeded generator."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _, p in sorted(module.named_parameters()):
-            p.copy_(torch.randn(p.shape, generator=gen) * scale)
-    return module
-
-
-def non_contiguous(x: torch.Tensor) -> torch.Tensor:
-    """The same values as x, laid out in memory so that x.is_contiguous() is False."""
-    out = x.transpose(-2, -1).contiguous().transpose(-2, -1)
-    assert not out.is_contiguous()
-    return out
-
-
-def unchanged(x: torch.Tensor, before: torch.Tensor) -> None:
-    if not torch.equal(x, before):
-        raise CheckFailed("your code changed its input tensor in place; work on new tensors instead")
 
 
 def future_changed(x: torch.Tensor, t: int, seed: int) -> torch.Tensor:
@@ -105,7 +80,7 @@ def weights_cases(attention_weights):
 # ------------------------------------------------------------------------------------- Head
 
 def make_head(Head, dropout=0.2, seed=40, n_embd=16, head_size=8, block_size=8):
-    return set_params(Head(n_embd, head_size, block_size, dropout), seed).eval()
+    return set_params(Head(n_embd, head_size, block_size, dropout), seed, scale=0.4).eval()
 
 
 @task("07.head", points=3, target="Head.forward",
@@ -138,7 +113,7 @@ def make_mha(MultiHeadAttention, dropout=0.0, seed=50):
     mha = MultiHeadAttention(16, 4, 8, dropout)
     for head in mha.heads:  # the heads are task 07.head: run reference code in them
         head.forward = types.MethodType(ref_head_forward, head)
-    return set_params(mha, seed).eval()
+    return set_params(mha, seed, scale=0.4).eval()
 
 
 @task("07.multi_head", points=2, target="MultiHeadAttention.forward",
@@ -166,7 +141,7 @@ def make_csa(CausalSelfAttention, GPTConfig, seed=60, reference_attend=False, **
     csa = CausalSelfAttention(GPTConfig(**{**CSA_SETTINGS, **settings}))
     if reference_attend:  # attend is task 07.attend: grade forward without it
         csa.attend = types.MethodType(ref_attend, csa)
-    return set_params(csa, seed).eval()
+    return set_params(csa, seed, scale=0.4).eval()
 
 
 @task("07.attend", points=3, target="CausalSelfAttention.attend",
