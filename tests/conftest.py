@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -36,11 +35,6 @@ def run(*args, cwd=REPO, env=None, timeout=600, check=False):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(list(args), cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout, check=check)
-
-
-@pytest.fixture
-def variant():
-    return verdict_of
 
 
 def paste_reference(student_notebook: Path, out: Path) -> Path:
