@@ -60,19 +60,19 @@ def mlp_cases(MLP, GPTConfig):
     shapes = {"x (2, 5, 16)": (2, 5, 16), "T=1: x (3, 1, 16)": (3, 1, 16), "batch of 1: x (1, 6, 16)": (1, 6, 16)}
     for i, (label, shape) in enumerate(shapes.items()):
         mlp = MLP(block_config(GPTConfig, n_embd=16))
-        set_params(mlp, 30 + i, scale=0.5)
+        set_params(mlp, 30 + i, scale=0.25)
         mlp.eval()
         with torch.no_grad():
             cases[label] = mlp(randn(*shape, seed=40 + i))
     mlp = MLP(block_config(GPTConfig, n_embd=8, bias=False))
-    set_params(mlp, 35, scale=0.5)
+    set_params(mlp, 35, scale=0.25)
     mlp.eval()
     with torch.no_grad():
         cases["bias=False, non-contiguous x (5, 2, 8).transpose(0, 1)"] = mlp(randn(5, 2, 8, seed=45).transpose(0, 1))
     # dropout: in training mode with p=0.5 exactly the last step's outputs are dropped (and the rest
     # scaled by 2); the seed fixes which ones, so a dropout in another place gives other values
     mlp = MLP(block_config(GPTConfig, n_embd=16, dropout=0.5))
-    set_params(mlp, 36, scale=0.5)
+    set_params(mlp, 36, scale=0.25)
     mlp.train()
     x = randn(2, 4, 16, seed=46)
     torch.manual_seed(1234)
@@ -118,7 +118,7 @@ def block_cases(Block, GPTConfig):
         # replaced by simple, different modules with seeded weights
         block.ln_1, block.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
         block.attn, block.mlp = AttentionStandIn(n_embd), MLPStandIn(n_embd)
-        set_params(block, seed, scale=0.5)
+        set_params(block, seed, scale=0.25)
         return block.eval()
 
     inputs = {
