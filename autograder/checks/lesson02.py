@@ -70,6 +70,12 @@ def vocab_cases(build_word_vocab):
     ]
     rng = random.Random(2)
     samples.append(([rng.choice(WORDS) for _ in range(40)], ("<unk>", END_OF_TEXT)))
+    # a special token the text already holds keeps its id among the words, and is not added again
+    samples += [
+        (["one", END_OF_TEXT, "two", END_OF_TEXT, "three"], (END_OF_TEXT, UNK)),
+        (["b", UNK, "a", END_OF_TEXT], (UNK, END_OF_TEXT)),
+        (["x", "y"], (UNK, UNK)),
+    ]
     for tokens, specials in samples:
         cases[f"build_word_vocab({tokens!r}, {specials!r})"] = build_word_vocab(list(tokens), specials)
     return cases
