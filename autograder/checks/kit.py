@@ -6,12 +6,15 @@ so an exercise gives the same inputs in the grader, in a notebook and in `make f
 
 from __future__ import annotations
 
+import contextlib
 import random
 
 import torch
 from torch import nn
 
+from ..calls import hint_for
 from ..compare import CheckFailed
+from ..run import describe_exception
 
 
 def generator(seed: int) -> torch.Generator:
@@ -84,5 +87,18 @@ def same_values(a: torch.Tensor, b: torch.Tensor) -> bool:
     """
     if a.shape != b.shape:
         return False
-    scale = max(a.abs().max().item(), b.abs().max().item(), 1.0) if a.numel() else 1.0
-    return bool(torch.allclose(a, b, rtol=1e-5, atol=1e-5 * scale))
+    scale = max(a.abs().nan_to_num(0.0).max().item(), b.abs().nan_to_num(0.0).max().item(), 1.0) if a.numel() else 1.0
+    return bool(torch.allclose(a, b, rtol=1e-5, atol=1e-5 * scale))  # NaN is never close
+
+
+@contextlib.contextmanager
+def case(label: str):
+    """For exercise code that uses the student's outputs (out @ w, out.sum().backward()): if that raises,
+    fail naming the case, instead of with a bare error. (Calls of the student's target are named by
+    autograder.calls already.)"""
+    try:
+        yield
+    except (NotImplementedError, CheckFailed, RecursionError, MemoryError):
+        raise
+    except Exception as err:  # noqa: BLE001 - a malformed output may break anything
+        raise CheckFailed(f"{label}: {describe_exception(err)}{hint_for(err)}") from None

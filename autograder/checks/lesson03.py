@@ -182,6 +182,8 @@ def get_batch_cases(get_batch):
             out[name] = [get_batch(data, block, batch, generator=g) for _ in range(draws)]
         except NotImplementedError:
             raise
+        except CheckFailed as err:  # already says which call raised
+            out[name] = {"error": str(err)}
         except Exception as err:  # noqa: BLE001 - recorded as this case's output
             out[name] = {"error": describe_exception(err)}
 

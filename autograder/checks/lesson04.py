@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from ..tasks import task
-from .kit import generator, randint
+from .kit import case, generator, randint
 
 
 @task("04.lookup", points=2, target="embedding_lookup",
@@ -45,7 +45,9 @@ def one_hot_cases(one_hot):
     cases["one_hot([[1, 0, 2]], 4, torch.float64): dtype"] = str(getattr(out, "dtype", type(out).__name__))
     weight = torch.randn(6, 3, generator=generator(12))
     ids = randint(2, 5, high=6, seed=13)
-    cases["one_hot(ids, 6) @ weight (must equal the lookup)"] = one_hot(ids, 6) @ weight
+    label = "one_hot(ids, 6) @ weight (must equal the lookup)"
+    with case(label):
+        cases[label] = one_hot(ids, 6) @ weight
     return cases
 
 
@@ -90,7 +92,8 @@ def input_embeddings_cases(input_embeddings):
     # Gradients must reach both tables (the modules are called, not their weights copied).
     wte, wpe = embedding_pair(12, 6, 3, seed=7)
     out = input_embeddings(randint(3, 4, high=12, seed=7), wte, wpe)
-    out.sum().backward()
+    with case("gradients of wte.weight and wpe.weight after out.sum().backward()"):
+        out.sum().backward()
     cases["gradient of wte.weight after out.sum().backward()"] = wte.weight.grad
     cases["gradient of wpe.weight after out.sum().backward()"] = wpe.weight.grad
     return cases

@@ -2,7 +2,8 @@
 
 Modules are built with fixed arguments (their __init__ is given) and every parameter is set by name
 from a seeded generator, so any correct forward gives the reference outputs. Values are checked in
-eval mode; dropout separately, in train mode with p=1.0 (everything dropped: the output is known).
+eval mode; dropout separately, in train mode with p=1.0 (everything dropped: the output is known) and
+with p=0.5 after torch.manual_seed (where dropout sits decides which values survive).
 Sub-modules whose code is another task (a head inside MultiHeadAttention, attend inside
 CausalSelfAttention) run reference code, so each task is graded on its own.
 """
@@ -13,6 +14,7 @@ import types
 import torch
 from torch.nn import functional as F
 
+from ..compare import CheckFailed
 from ..tasks import task
 from .kit import non_contiguous, randn, same_values, set_params, unchanged
 
@@ -104,6 +106,10 @@ def head_cases(Head):
             same_values(head(x)[:, :4], head(future_changed(x, 3, 47))[:, :4]))
         dropped = make_head(Head, dropout=1.0).train()
         cases["train mode, dropout=1.0 (all weights dropped)"] = dropped(randn(2, 8, 16, seed=48))
+        half = make_head(Head, dropout=0.5).train()
+        torch.manual_seed(1234)  # which weights dropout zeroes: only dropout on the weights gives these values
+        label = "train mode, dropout=0.5, torch.manual_seed(1234): dropout on the attention weights"
+        cases[label] = half(randn(2, 8, 16, seed=49))
     return cases
 
 
@@ -113,7 +119,22 @@ def make_mha(MultiHeadAttention, dropout=0.0, seed=50):
     mha = MultiHeadAttention(16, 4, 8, dropout)
     for head in mha.heads:  # the heads are task 07.head: run reference code in them
         head.forward = types.MethodType(ref_head_forward, head)
+    expect_channels(mha.proj, "self.proj", "the 4 heads' outputs, (B, T, 4) each, concatenated along the last "
+                                           "dimension: torch.cat(outputs, dim=-1)")
     return set_params(mha, seed, scale=0.2).eval()
+
+
+def expect_channels(linear: torch.nn.Linear, name: str, what: str) -> None:
+    """Make `linear` fail clearly, instead of with torch's matmul message, when fed the wrong last dimension."""
+    forward = linear.forward
+
+    def checked(x):
+        if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[-1] != linear.in_features:
+            raise CheckFailed(f"{name} was given a tensor of shape {tuple(x.shape)}; it takes "
+                              f"(..., {linear.in_features}): {what}")
+        return forward(x)
+
+    linear.forward = checked
 
 
 @task("07.multi_head", points=2, target="MultiHeadAttention.forward",
@@ -132,6 +153,10 @@ def multi_head_cases(MultiHeadAttention):
         cases["non-contiguous x"] = mha(non_contiguous(randn(2, 8, 16, seed=54)))
         dropped = make_mha(MultiHeadAttention, dropout=1.0).train()
         cases["train mode, dropout=1.0 (output dropped)"] = dropped(randn(2, 8, 16, seed=55))
+        half = make_mha(MultiHeadAttention, dropout=0.5).train()
+        torch.manual_seed(1234)
+        label = "train mode, dropout=0.5, torch.manual_seed(1234): dropout after the projection"
+        cases[label] = half(randn(2, 8, 16, seed=56))
     return cases
 
 
@@ -170,6 +195,10 @@ def attend_cases(CausalSelfAttention, GPTConfig):
             same_values(first[:, :, :3], later[:, :, :3]))
         dropped = make_csa(CausalSelfAttention, GPTConfig, dropout=1.0).train()
         cases["train mode, dropout=1.0 (all weights dropped)"] = dropped.attend(q, k, v)
+        half = make_csa(CausalSelfAttention, GPTConfig, dropout=0.5).train()
+        torch.manual_seed(1234)  # which weights dropout zeroes: only dropout on the weights gives these values
+        label = "train mode, dropout=0.5, torch.manual_seed(1234): dropout on the attention weights"
+        cases[label] = half.attend(q, k, v)
     return cases
 
 
@@ -201,4 +230,7 @@ def csa_cases(CausalSelfAttention, GPTConfig):
             same_values(manual(x)[:, :5], manual(future_changed(x, 4, 113))[:, :5]))
         dropped = make_csa(CausalSelfAttention, GPTConfig, reference_attend=True, dropout=1.0, seed=114).train()
         cases["train mode, dropout=1.0 (output dropped)"] = dropped(x)
+        half = make_csa(CausalSelfAttention, GPTConfig, reference_attend=True, dropout=0.5, seed=115).train()
+        torch.manual_seed(1234)
+        cases["train mode, dropout=0.5, torch.manual_seed(1234): resid_dropout after c_proj"] = half(x)
     return cases
