@@ -7,10 +7,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="session")
+def release_dir(tmp_path_factory) -> Path:
+    """A fresh `make release` of solutions/, made in a temporary folder: the course's own tests read the
+    release from here, never from lessons/, which is the student's working copy (tests/test_student_tree.py).
+    `make check-release` keeps lessons/ equal to it for maintainers."""
+    from autograder.release import release
+
+    out = tmp_path_factory.mktemp("release")
+    release(out=out, log=lambda message: None)
+    return out
 
 
 def verdict_of(task_id: str, code: str = "", source: str = "solutions"):

@@ -54,12 +54,12 @@ def test_second_setup_has_nothing_slow_to_do():
     assert "pip install" not in result.stdout, result.stdout
 
 
-def test_make_lab_opens_lesson_01_with_the_course_kernel(tmp_path):
+def test_make_lab_opens_lesson_01_with_the_course_kernel(tmp_path, release_dir):
     # JUPYTER=echo stands in for Jupyter: the command it would run is printed, nothing is opened.
     result = run("make", "lab", "JUPYTER=echo")
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "lab lessons/01_chars/01_chars.ipynb"
-    kernel = json.loads((REPO / "lessons/01_chars/01_chars.ipynb").read_text())["metadata"]["kernelspec"]["name"]
+    kernel = json.loads((release_dir / "01_chars/01_chars.ipynb").read_text())["metadata"]["kernelspec"]["name"]
     assert kernel == "gpt-course" and (REPO / ".venv/share/jupyter/kernels/gpt-course/kernel.json").exists()
     assert run("make", "lab", "JUPYTER=echo", "LESSON=7").stdout.splitlines()[-1] == \
         "lab lessons/07_self_attention/07_self_attention.ipynb"
