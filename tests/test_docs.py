@@ -1,4 +1,4 @@
-"""The README starts with the student's path, and every link in it and in docs/ leads somewhere."""
+"""The README starts with the student's path, every link leads somewhere, and figures about presets are the presets'."""
 
 import re
 
@@ -38,3 +38,66 @@ def test_make_help_lists_every_target_a_page_names():
     for page in PAGES:
         for target in re.findall(r"`make ([a-z-]+)", page.read_text()):
             assert target in listed, f"{page.name} names `make {target}`, which `make help` does not list"
+
+
+# Figures the pages state about a preset, and the TrainConfig fields they must equal (capstone/presets.py
+# is the one place they live; the lesson 10 notebook reads it when it runs).
+STATED = [
+    ("docs/benchmarks.md", r"reference `cpu-small` \((\d+) × (\d+), ([\d,]+) steps\)", "cpu-small",
+     ("n_layer", "n_embd", "max_iters")),
+    ("docs/benchmarks.md", r"baseline: nanoGPT README run \((\d+) × (\d+), ([\d,]+) steps\)", "baseline",
+     ("n_layer", "n_embd", "max_iters")),
+    ("docs/benchmarks.md", r"configuration \((\d+) layers, (\d+) heads, (\d+) dims, block (\d+), batch (\d+), "
+     r"([\d,]+) iterations, lr ([\d.e-]+)", "baseline",
+     ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "lr")),
+    ("docs/benchmarks.md", r"`cpu-best` \((\d+) layers × (\d+), (\d+) heads, block (\d+), batch (\d+), lr ([\d.e-]+), "
+     r"cosine over a (\d+)-second\s+budget", "cpu-best",
+     ("n_layer", "n_embd", "n_head", "block_size", "batch_size", "lr", "time_budget")),
+    ("docs/capstone.md", r"preset cpu-small \((\d+) × (\d+), ([\d,]+) steps\)", "cpu-small",
+     ("n_layer", "n_embd", "max_iters")),
+    ("docs/capstone.md", r"a smaller model that takes more steps \((\d+) layers × (\d+)", "cpu-small", ("n_layer", "n_embd")),
+    ("docs/capstone.md", r"small batches \((\d+) × (\d+)\s+tokens", "cpu-small", ("batch_size", "block_size")),
+    ("docs/capstone.md", r"peak learning rate \(([\d.e-]+)\) with (\d+) warmup steps and a cosine\s+decay to ([\d.e-]+) "
+     r"over the ([\d,]+) steps", "cpu-small", ("lr", "warmup_iters", "min_lr", "max_iters")),
+    ("docs/capstone.md", r"β₂ = ([\d.]+)", "cpu-small", ("beta2",)),
+    ("docs/capstone.md", r"clipping at (\d+)", "cpu-small", ("grad_clip",)),
+    ("docs/capstone.md", r"wider model\s+\((\d+) × (\d+)\) with a longer context \((\d+) characters\)", "cpu-best",
+     ("n_layer", "n_embd", "block_size")),
+    ("docs/capstone.md", r"`gpu` \(nanoGPT's (\d+) × (\d+)", "gpu", ("n_layer", "n_embd")),
+]
+
+
+@pytest.mark.parametrize("page,pattern,preset,fields", STATED, ids=lambda x: x if isinstance(x, str) else "")
+def test_figures_stated_about_a_preset_are_the_presets(page, pattern, preset, fields):
+    from capstone.presets import PRESETS
+
+    match = re.search(pattern, (REPO / page).read_text())
+    assert match, f"{page} no longer says {pattern!r}: update this test with the new wording"
+    config = PRESETS[preset]
+    for field, text in zip(fields, match.groups()):
+        assert float(text.replace(",", "")) == float(getattr(config, field)), \
+            f"{page} says {field} = {text} for {preset}; capstone/presets.py has {getattr(config, field)}"
+
+
+def test_preset_descriptions_state_their_own_shape():
+    from capstone.presets import PRESETS
+
+    for name, config in PRESETS.items():
+        shape = re.search(r"\((\d+)(?: layers)? x (\d+)(?:, block (\d+))?", config.description)
+        if name != "test":
+            assert shape, f"{name}: the description names no 'N x M' shape"
+            assert (int(shape[1]), int(shape[2])) == (config.n_layer, config.n_embd), name
+            assert shape[3] is None or int(shape[3]) == config.block_size, name
+        iters = re.search(r"(\d+) iters", config.description)
+        assert iters is None or int(iters[1]) == config.max_iters, name
+
+
+def test_lesson_10_reads_make_trains_default_from_the_presets():
+    import nbformat
+
+    nb = nbformat.read(REPO / "solutions/10_training/10_training.ipynb", as_version=4)
+    longer = next(i for i, c in enumerate(nb.cells) if c.source.startswith("## A longer run"))
+    text, code = nb.cells[longer].source, nb.cells[longer + 1].source
+    assert "PRESETS[DEFAULT_PRESET]" in code and "slow" in nb.cells[longer + 1].metadata.get("tags", [])
+    assert not re.search(r"\d+ layers|width \d+|\d+ steps", text), "the text states figures the preset owns"
+    assert not re.search(r"n_layer=\d|max_steps=\d", code), "the cell hard-codes what the preset owns"
