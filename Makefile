@@ -13,10 +13,10 @@ export PYTHONDONTWRITEBYTECODE = 1
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel jail test lint grade fixtures release lock clean collect autograde feedback export gradescope bench-grading
+.PHONY: help setup data kernel lab jail test lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed data kernel ## create .venv, install pinned packages, fetch data, register the kernel
 	@$(PY) -m autograder.jail.install --check
@@ -32,10 +32,18 @@ data: ## get Tiny Shakespeare (local copy or download, sha256-checked) and GPT-2
 kernel:
 	$(PY) -m ipykernel install --sys-prefix --name gpt-course --display-name "Python (gpt-course)" >/dev/null
 
+# JupyterLab when it is installed (notebook 7 pulls it in), else Notebook 7; JUPYTER= lets a test stand in.
+JUPYTER ?= $(VENV)/bin/jupyter
+lab_lesson = $(if $(filter 1 2 3 4 5 6 7 8 9,$(LESSON)),0$(LESSON),$(or $(LESSON),01))
+lab_notebook = $(firstword $(wildcard lessons/$(lab_lesson)_*/*.ipynb))
+lab: kernel ## open lesson 01 (LESSON=NN) in JupyterLab with the course kernel (Notebook 7 if there is no JupyterLab)
+	@test -n "$(lab_notebook)" || { echo "no lesson $(lab_lesson) in lessons/" >&2; exit 1; }
+	$(if $(shell $(PY) -c "import jupyterlab" 2>/dev/null && echo yes),$(JUPYTER) lab,$(JUPYTER) notebook) "$(lab_notebook)"
+
 jail: ## instructors: install bubblewrap, the jail for student code (as root: apt-get), and check it works
 	$(PY) -m autograder.jail.install
 
-test: ## run the course's own test suite
+test: ## run the course's own test suite (it never reads your lessons/: edit them freely)
 	$(PY) -m pytest
 
 lint: ## ruff over the Python code (configured in pyproject.toml; CI runs it)
@@ -43,6 +51,9 @@ lint: ## ruff over the Python code (configured in pyproject.toml; CI runs it)
 
 grade: ## grade lessons/ (SOURCE=solutions for the reference, LESSON=NN for one lesson)
 	$(PY) -m autograder grade --source $(SOURCE) $(lesson_arg)
+
+check-release: ## maintainers and CI: fail if lessons/ differs from a fresh release of solutions/
+	$(PY) -m autograder.release --check
 
 fixtures: ## regenerate the reference fixtures from solutions/
 	$(PY) -m autograder fixtures $(lesson_arg)

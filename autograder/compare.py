@@ -29,7 +29,7 @@ def type_name(obj: Any) -> str:
     if isinstance(obj, types.GeneratorType):
         return "a generator"
     name = type(obj).__name__
-    return {"NoneType": "None"}.get(name, f"a {name}" if name[0] not in "aeiou" else f"an {name}")
+    return {"NoneType": "None"}.get(name, f"a {name}" if name[0].lower() not in "aeiou" else f"an {name}")
 
 
 def to_plain(obj: Any, depth: int = 0) -> Any:
@@ -127,6 +127,9 @@ def compare_value(actual: Any, expected: Any, rtol: float = 1e-4, atol: float = 
             except CheckFailed as err:
                 raise CheckFailed(f"at key {key!r}: {err}") from None
     elif isinstance(expected, bool) or expected is None or isinstance(expected, (str, bytes)):
+        if isinstance(expected, bool) and isinstance(actual, bool) and actual != expected:
+            # the case's label states a property ("gradients off in every forward")
+            raise CheckFailed("not the case" if expected else "the case, but must not be")
         if type(actual) is not type(expected) or actual != expected:
             raise CheckFailed(f"expected {short(expected)}, got {short(actual)}")
     elif isinstance(expected, int):

@@ -2,7 +2,7 @@
 
 import sys
 
-from .nbgrader_glue.release import LEAK_MARKERS, ReleaseError, main, release  # noqa: F401 - re-exported
+from .nbgrader_glue.release import LEAK_MARKERS, ReleaseError, check, differences, main, release  # noqa: F401 - re-exported
 
 if __name__ == "__main__":
     sys.exit(main())

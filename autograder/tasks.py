@@ -21,6 +21,7 @@ import pkgutil
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .calls import named_calls
 from .compare import compare_outputs
 
 
@@ -53,7 +54,7 @@ def task(id: str, *, points: float, target: str, hint: str, compare=None, **opti
         if id in REGISTRY:
             raise ValueError(f"task {id} is defined twice")
         uses = tuple(inspect.signature(exercise).parameters)
-        REGISTRY[id] = Task(id=id, points=points, target=target, hint=hint, exercise=exercise,
+        REGISTRY[id] = Task(id=id, points=points, target=target, hint=hint, exercise=named_calls(exercise, target),
                             compare=compare or compare_outputs, uses=uses, **options)
         return exercise
 

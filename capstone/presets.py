@@ -4,8 +4,8 @@ Pick one with `make train PRESET=name` (or `python -m capstone.train --preset na
 single fields on the command line: `make train ARGS="--max-iters 500 --lr 3e-3"`.
 
 The model fields are lesson 09's GPTConfig; the optimisation fields feed lesson 10's lr_at,
-configure_optimizer and train_step. Nothing here is secret sauce: every choice is explained in the
-README's capstone section ("Why these settings").
+configure_optimizer and train_step. Nothing here is secret sauce: every choice is explained in
+docs/capstone.md ("Why these settings").
 """
 
 from __future__ import annotations
@@ -58,12 +58,13 @@ PRESETS: dict[str, TrainConfig] = {
         lr=1e-2, min_lr=1e-3, eval_interval=10, eval_iters=2, final_eval_iters=4, sample_tokens=60, threads=1),
     # About half a minute on a 2-core laptop CPU: val loss below 1.90.
     "cpu-small": TrainConfig(
-        description="~30 s on 2 CPU cores: val loss < 1.90 after ~20 s, ~1.78 at the end (2 layers x 128)",
+        description="~30 s on 2 quiet CPU cores: val loss < 1.90 after ~20 s, ~1.78 at the end (2 layers x 128)",
         n_layer=2, n_head=4, n_embd=128, block_size=64, batch_size=16, max_iters=1500, warmup_iters=50,
         lr=6e-3, min_lr=6e-4, eval_interval=100),
     # Fifteen minutes of CPU for the best val loss we found in that time.
     "cpu-best": TrainConfig(
-        description="15 min on 2 CPU cores: val loss < 1.7, reads like a play (4 layers x 192, block 128)",
+        description="15 min of training by the clock: val loss < 1.7 on 2 quiet CPU cores, reads like a play "
+                    "(4 layers x 192, block 128)",
         n_layer=4, n_head=6, n_embd=192, block_size=128, batch_size=16, time_budget=900.0, max_iters=0,
         warmup_iters=100, lr=4e-3, min_lr=4e-4, eval_interval=500, sample_tokens=1000),
     # nanoGPT's shakespeare-char configuration, for a GPU.
@@ -73,7 +74,8 @@ PRESETS: dict[str, TrainConfig] = {
         warmup_iters=100, lr=1e-3, min_lr=1e-4, eval_interval=250, eval_iters=200, sample_tokens=1000),
     # The benchmark's baseline: the nanoGPT README's CPU run, in this course's code.
     "baseline": TrainConfig(
-        description="nanoGPT README CPU run (4 x 128, block 64, batch 12, 2000 iters, lr 1e-3): ~2 min",
+        description="nanoGPT README CPU run (4 x 128, block 64, batch 12, 2000 iters, lr 1e-3): "
+                    "~1 min on 2 quiet CPU cores",
         n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, max_iters=2000, warmup_iters=100,
         lr=1e-3, min_lr=1e-4, eval_interval=100),
 }

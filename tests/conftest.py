@@ -14,6 +14,18 @@ sys.path.insert(0, str(REPO))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+@pytest.fixture(scope="session")
+def release_dir(tmp_path_factory) -> Path:
+    """A fresh `make release` of solutions/, made in a temporary folder: the course's own tests read the
+    release from here, never from lessons/, which is the student's working copy (tests/test_student_tree.py).
+    `make check-release` keeps lessons/ equal to it for maintainers."""
+    from autograder.release import release
+
+    out = tmp_path_factory.mktemp("release")
+    release(out=out, log=lambda message: None)
+    return out
+
+
 def verdict_of(task_id: str, code: str = "", source: str = "solutions"):
     """The verdict of one task on the reference notebook after running `code` over its definitions.
 
@@ -36,11 +48,6 @@ def run(*args, cwd=REPO, env=None, timeout=600, check=False):
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(list(args), cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout, check=check)
-
-
-@pytest.fixture
-def variant():
-    return verdict_of
 
 
 def paste_reference(student_notebook: Path, out: Path) -> Path:

@@ -164,15 +164,15 @@ def test_gpt2_tokens_train_with_the_same_code(tmp_path):
     assert checkpoint.read_record(out / "ckpt.pt")["tokenizer"] == {"kind": "gpt2", "n_vocab": 50257}
 
 
-def test_training_refuses_lessons_that_do_not_pass(tmp_path, monkeypatch, capsys):
+def test_training_refuses_lessons_that_do_not_pass(tmp_path, monkeypatch, capsys, release_dir):
     from capstone import assemble
 
     monkeypatch.setattr(assemble, "GRADE_CACHE", tmp_path / "grade-cache.json")
     student = tmp_path / "student"
     student.mkdir()
-    shutil.copytree(REPO / "lessons" / "02_tokens", student / "02_tokens")  # not needed for char tokens
-    shutil.copytree(REPO / "lessons" / "03_batches", student / "03_batches")  # untouched stubs
-    shutil.copytree(REPO / "lessons" / "01_chars", student / "01_chars")
+    shutil.copytree(release_dir / "02_tokens", student / "02_tokens")  # not needed for char tokens
+    shutil.copytree(release_dir / "03_batches", student / "03_batches")  # untouched stubs
+    shutil.copytree(release_dir / "01_chars", student / "01_chars")
     notebook = student / "01_chars" / "01_chars.ipynb"
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:  # a student half-way through lesson 01: one right, one wrong, two stubs

@@ -172,9 +172,9 @@ def test_make_model_writes_and_checks_the_file(run_dir):
     assert "same logits" in result.stdout and (run_dir / "model.py").exists()
 
 
-def test_make_model_refuses_to_vouch_for_unfinished_lessons(tmp_path):
+def test_make_model_refuses_to_vouch_for_unfinished_lessons(tmp_path, release_dir):
     """The released stubs: the file is written, but nothing can be checked yet, and it says why."""
-    result = run(PY, "-m", "capstone.model_file", "--out", str(tmp_path / "run"), "--source", "lessons")
+    result = run(PY, "-m", "capstone.model_file", "--out", str(tmp_path / "run"), "--source", str(release_dir))
     assert result.returncode == 1
     assert "cannot be checked: your lesson code is not finished (09." in result.stderr
     assert "Traceback" not in result.stderr

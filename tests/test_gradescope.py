@@ -49,9 +49,9 @@ def autograder_zip(tmp_path_factory):
     return build(["01"], Source.parse(source), out=tmp_path_factory.mktemp("zip"))
 
 
-def notebook(kind: str) -> nbformat.NotebookNode:
+def notebook(kind: str, release_dir) -> nbformat.NotebookNode:
     reference = nbformat.read(REPO / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
-    release = nbformat.read(REPO / "lessons" / LESSON / f"{LESSON}.ipynb", as_version=4)
+    release = nbformat.read(release_dir / LESSON / f"{LESSON}.ipynb", as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: "\n".join(x for x in c.source.split("\n") if "SOLUTION" not in x)
                for c in reference.cells if c.metadata.get("nbgrader", {}).get("solution")}
     nb = nbformat.from_dict(json.loads(json.dumps(release)))
@@ -109,22 +109,22 @@ def test_the_zip_holds_what_grading_needs_and_no_solution_source(autograder_zip)
     ("partial", f"{LESSON}.ipynb", 4.0),
     ("reference", "My Homework (2).ipynb", 6.0),
 ])
-def test_run_autograder_grades_like_make_grade(tmp_path, autograder_zip, kind, name, score):
-    results = grade_on_gradescope(tmp_path, autograder_zip, {name: notebook(kind)})
-    assert results["score"] == score == make_grade_total(tmp_path, notebook(kind))
+def test_run_autograder_grades_like_make_grade(tmp_path, autograder_zip, kind, name, score, release_dir):
+    results = grade_on_gradescope(tmp_path, autograder_zip, {name: notebook(kind, release_dir)})
+    assert results["score"] == score == make_grade_total(tmp_path, notebook(kind, release_dir))
     assert {t["name"] for t in results["tests"]} >= {"01.vocab", "01.tables", "01.decode"}
     assert "Graded in isolation:" in results["output"] and results["stdout_visibility"] == "hidden"
 
 
-def test_a_broken_notebook_scores_zero_with_a_reason_per_task(tmp_path, autograder_zip):
-    text = nbformat.writes(notebook("reference")).encode()
+def test_a_broken_notebook_scores_zero_with_a_reason_per_task(tmp_path, autograder_zip, release_dir):
+    text = nbformat.writes(notebook("reference", release_dir)).encode()
     results = grade_on_gradescope(tmp_path, autograder_zip, {f"{LESSON}.ipynb": text[: len(text) // 2]})
     assert results["score"] == 0 and len(results["tests"]) >= 4
     assert all("broken JSON" in t["output"] for t in results["tests"] if t["max_score"])
 
 
-def test_hidden_checks_score_after_publication_and_never_show(tmp_path, autograder_zip):
-    results = grade_on_gradescope(tmp_path, autograder_zip, {f"{LESSON}.ipynb": notebook("hidden")})
+def test_hidden_checks_score_after_publication_and_never_show(tmp_path, autograder_zip, release_dir):
+    results = grade_on_gradescope(tmp_path, autograder_zip, {f"{LESSON}.ipynb": notebook("hidden", release_dir)})
     tests = {t["name"]: t for t in results["tests"]}
     scored, shown = tests["01.encode"], tests["01.encode (visible checks)"]
     assert scored["visibility"] == "after_published" and scored["score"] == 0

@@ -1,4 +1,4 @@
-"""`make grade` end to end: the reference scores 100%, the release 0 (not started), pasted answers full marks."""
+"""`make grade` end to end: the reference scores 100%, a fresh release 0 (not started), pasted answers full marks."""
 
 import json
 import shutil
@@ -30,8 +30,8 @@ def test_reference_solutions_score_full_marks(tmp_path):
 
 
 @pytest.mark.slow
-def test_released_stubs_score_zero_not_started(tmp_path):
-    table, results = grade(tmp_path, "lessons")
+def test_released_stubs_score_zero_not_started(tmp_path, release_dir):
+    table, results = grade(tmp_path, release_dir)
     assert results["score"] == 0 and max_score(results) == TOTAL
     assert len(results["tests"]) == len(all_tasks())
     for task in all_tasks():
@@ -40,9 +40,9 @@ def test_released_stubs_score_zero_not_started(tmp_path):
 
 
 @pytest.mark.slow
-def test_pasting_the_reference_into_the_release_scores_full_marks(tmp_path):
+def test_pasting_the_reference_into_the_release_scores_full_marks(tmp_path, release_dir):
     course = tmp_path / "course"
-    for folder in lesson_dirs("lessons").values():
+    for folder in lesson_dirs(release_dir).values():
         shutil.copytree(folder, course / folder.name)
         paste_reference(folder / f"{folder.name}.ipynb", course / folder.name / f"{folder.name}.ipynb")
     table, results = grade(tmp_path, course)

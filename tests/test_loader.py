@@ -31,8 +31,8 @@ def test_lesson_can_be_named_several_ways(name):
     assert callable(load_lesson(name, source="solutions").decode)
 
 
-def test_stub_lesson_loads_and_its_stubs_name_the_task():
-    lesson = load_lesson("01", source="lessons")
+def test_stub_lesson_loads_and_its_stubs_name_the_task(release_dir):
+    lesson = load_lesson("01", source=release_dir)
     with pytest.raises(NotImplementedError, match=r"^01\.encode: "):
         lesson.encode("hi", {})
 
@@ -92,7 +92,7 @@ def test_a_broken_lesson_does_not_affect_another(tmp_path):
     assert load_lesson(fine).build_vocab("ba") == ["a", "b"]
 
 
-def test_nested_loads_follow_the_dependency_source(tmp_path):
+def test_nested_loads_follow_the_dependency_source(tmp_path, release_dir):
     # A later lesson whose set-up cell loads lesson 01: grading resolves it to the reference.
     folder = tmp_path / "course" / "02_later"
     folder.mkdir(parents=True)
@@ -104,6 +104,6 @@ def test_nested_loads_follow_the_dependency_source(tmp_path):
     nbformat.write(nb, folder / "02_later.ipynb")
     with_reference = load_lesson(folder / "02_later.ipynb", deps="solutions")
     assert with_reference.L01.build_vocab("ba") == ["a", "b"]
-    with_stubs = load_lesson(folder / "02_later.ipynb", deps="lessons")
+    with_stubs = load_lesson(folder / "02_later.ipynb", deps=release_dir)
     with pytest.raises(NotImplementedError):
         with_stubs.L01.build_vocab("ba")

@@ -211,11 +211,11 @@ def test_check_cell_and_grader_agree_on_ordinary_failures(tmp_path):
         assert graded.reason.split(" (cell")[0] == in_kernel.reason.split(" (cell")[0], name
 
 
-def test_a_lesson_is_checked_with_the_reference_of_earlier_lessons_in_the_notebook_too(tmp_path):
+def test_a_lesson_is_checked_with_the_reference_of_earlier_lessons_in_the_notebook_too(tmp_path, release_dir):
     """Lesson 09 done, lesson 08 not: the check cell says what `make grade` says (passed)."""
     course = tmp_path / "course"
     for lid in ("07", "08"):  # the student's own earlier lessons: untouched stubs
-        folder = lesson_dirs("lessons")[lid]
+        folder = lesson_dirs(release_dir)[lid]
         shutil.copytree(folder, course / folder.name)
     reference09 = lesson_dirs("solutions")["09"]
     shutil.copytree(reference09, course / reference09.name)
@@ -240,7 +240,7 @@ def tree_state(*folders):
     return state
 
 
-def mixed_course(tmp_path):
+def mixed_course(tmp_path, release_dir):
     """Reference, stub and broken lessons side by side (whatever lessons exist right now)."""
     course = tmp_path / "course"
     broken = {"build_vocab": "def build_vocab(text):\n    return (c for c in set(text))\n",
@@ -253,7 +253,7 @@ def mixed_course(tmp_path):
         cell.source = broken.get(grade_id, cell.source)
     (course / "01_chars").mkdir(parents=True)
     nbformat.write(nb, course / "01_chars" / "01_chars.ipynb")
-    stubs, reference = lesson_dirs("lessons"), lesson_dirs("solutions")
+    stubs, reference = lesson_dirs(release_dir), lesson_dirs("solutions")
     for lid, folder in reference.items():
         if lid == "01":
             continue
@@ -263,8 +263,8 @@ def mixed_course(tmp_path):
 
 
 @pytest.mark.slow
-def test_three_runs_are_byte_identical_and_write_nothing_into_the_course(tmp_path):
-    course, lessons = mixed_course(tmp_path)
+def test_three_runs_are_byte_identical_and_write_nothing_into_the_course(tmp_path, release_dir):
+    course, lessons = mixed_course(tmp_path, release_dir)
     # the graded notebooks, and lesson 01's reference and release (other lessons change under concurrent work)
     watched = [course, REPO_ROOT / "lessons" / "01_chars", REPO_ROOT / "solutions" / "01_chars",
                REPO_ROOT / "autograder" / "fixtures" / "lesson01.pt"]
@@ -301,8 +301,8 @@ def test_without_bubblewrap_grading_still_works_and_says_how(jail):
     assert ("Landlock ABI" if jail == "landlock" else "resource limits only") in str(report.isolation)
 
 
-def test_stubs_are_not_started_not_failed():
-    verdicts = grade("lessons", ["01"])
+def test_stubs_are_not_started_not_failed(release_dir):
+    verdicts = grade(str(release_dir), ["01"])
     assert {v.status for v in verdicts} == {NOT_STARTED}
 
 

@@ -4,14 +4,16 @@ import random
 
 from ..paths import read_tinyshakespeare
 from ..tasks import task
+from .kit import random_strings
 
 SAMPLES = ["hii there", "", "To be, or not to be?\n", "aAbB\n!!zz", "été à Paris", "ba" * 50]
 
 
+ALPHABET = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\n-&$3"
+
+
 def random_texts(seed: int, n: int = 5) -> list[str]:
-    rng = random.Random(seed)
-    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ .,;:!?'\n-&$3"
-    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60))) for _ in range(n)]
+    return random_strings(seed, n, ALPHABET)
 
 
 def shuffled_tables(chars: list[str], seed: int):

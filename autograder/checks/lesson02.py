@@ -4,6 +4,7 @@ import random
 
 from ..paths import read_tinyshakespeare
 from ..tasks import task
+from .kit import random_sentences
 
 END_OF_TEXT = "<|endoftext|>"
 UNK = "<unk>"
@@ -20,13 +21,12 @@ SAMPLES = [
     "<unk> is split, <|endoftext|> is not",
 ]
 WORDS = ["thou", "art", "Romeo", "speak", "me", "the", "I", "ll", "good", "night", "so", "sweet"]
+GLUE = [" ", "  ", "\n", ", ", ". ", "! ", "? ", "'", ";", " -- ", ":\n"]
 
 
 def random_texts(seed: int, n: int = 6) -> list[str]:
     """Sentences of known words with random punctuation and whitespace between them."""
-    rng = random.Random(seed)
-    glue = [" ", "  ", "\n", ", ", ". ", "! ", "? ", "'", ";", " -- ", ":\n"]
-    return ["".join(rng.choice(WORDS) + rng.choice(glue) for _ in range(rng.randint(1, 12))) for _ in range(n)]
+    return random_sentences(seed, n, WORDS, GLUE)
 
 
 def shuffled_vocab(tokens: list[str], seed: int) -> dict[str, int]:
@@ -70,6 +70,12 @@ def vocab_cases(build_word_vocab):
     ]
     rng = random.Random(2)
     samples.append(([rng.choice(WORDS) for _ in range(40)], ("<unk>", END_OF_TEXT)))
+    # a special token the text already holds keeps its id among the words, and is not added again
+    samples += [
+        (["one", END_OF_TEXT, "two", END_OF_TEXT, "three"], (END_OF_TEXT, UNK)),
+        (["b", UNK, "a", END_OF_TEXT], (UNK, END_OF_TEXT)),
+        (["x", "y"], (UNK, UNK)),
+    ]
     for tokens, specials in samples:
         cases[f"build_word_vocab({tokens!r}, {specials!r})"] = build_word_vocab(list(tokens), specials)
     return cases

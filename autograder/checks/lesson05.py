@@ -13,20 +13,13 @@ from torch.nn import functional as F
 
 from ..compare import CheckFailed
 from ..tasks import task
-
-
-def gen(seed: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed)
-
-
-def ids(*shape, vocab: int, seed: int) -> torch.Tensor:
-    return torch.randint(vocab, shape, generator=gen(seed))
+from .kit import generator, randint
 
 
 def seeded_model(BigramLanguageModel, vocab: int, seed: int):
     model = BigramLanguageModel(vocab)
     with torch.no_grad():
-        model.token_embedding_table.weight.copy_(torch.randn(vocab, vocab, generator=gen(seed)))
+        model.token_embedding_table.weight.copy_(torch.randn(vocab, vocab, generator=generator(seed)))
     return model.eval()
 
 
@@ -40,21 +33,21 @@ def forward_cases(BigramLanguageModel):
     cases = {}
     batches = {"idx (B=4, T=8)": (4, 8), "T=1": (3, 1), "batch of 1": (1, 6)}
     for i, (label, shape) in enumerate(batches.items()):
-        idx, targets = ids(*shape, vocab=65, seed=10 + i), ids(*shape, vocab=65, seed=20 + i)
+        idx, targets = randint(*shape, high=65, seed=10 + i), randint(*shape, high=65, seed=20 + i)
         logits, loss = model(idx, targets)
         cases[f"{label}: logits"] = logits
         cases[f"{label}: loss"] = loss
         cases[f"{label}: loss carries gradients (no .item())"] = bool(getattr(loss, "requires_grad", False))
         no_target = model(idx)
         cases[f"{label}, no targets: (logits, loss)"] = list(no_target) if isinstance(no_target, tuple) else no_target
-    idx = ids(5, 12, vocab=65, seed=30)[:, ::2]  # non-contiguous (5, 6)
-    cases["non-contiguous idx: logits, loss"] = list(model(idx, ids(5, 6, vocab=65, seed=31)))
+    idx = randint(5, 12, high=65, seed=30)[:, ::2]  # non-contiguous (5, 6)
+    cases["non-contiguous idx: logits, loss"] = list(model(idx, randint(5, 6, high=65, seed=31)))
     small = seeded_model(BigramLanguageModel, 5, seed=2)
-    cases["vocab of 5: logits, loss"] = list(small(ids(2, 3, vocab=5, seed=32), ids(2, 3, vocab=5, seed=33)))
+    cases["vocab of 5: logits, loss"] = list(small(randint(2, 3, high=5, seed=32), randint(2, 3, high=5, seed=33)))
     flat = BigramLanguageModel(65)
     with torch.no_grad():
         flat.token_embedding_table.weight.zero_()
-    cases["all-zero table: loss is ln(65)"] = flat(ids(4, 8, vocab=65, seed=34), ids(4, 8, vocab=65, seed=35))[1]
+    cases["all-zero table: loss is ln(65)"] = flat(randint(4, 8, high=65, seed=34), randint(4, 8, high=65, seed=35))[1]
     return cases
 
 
@@ -97,16 +90,16 @@ def generate_cases(BigramLanguageModel):
         cases["max_new_tokens=0 returns idx"] = certain.generate(torch.tensor([[1, 2, 3]]), 0)
 
         model = Model(65)
-        model.token_embedding_table.weight.copy_(torch.randn(65, 65, generator=gen(3)))
+        model.token_embedding_table.weight.copy_(torch.randn(65, 65, generator=generator(3)))
         model.eval()
-        idx = ids(3, 4, vocab=65, seed=40)
-        first = model.generate(idx, 25, generator=gen(1234))
+        idx = randint(3, 4, high=65, seed=40)
+        first = model.generate(idx, 25, generator=generator(1234))
         cases["random table, generator seeded 1234: (3, 4) + 25 new"] = first
-        cases["same seed, same samples"] = bool(torch.equal(first, model.generate(idx, 25, generator=gen(1234))))
+        cases["same seed, same samples"] = bool(torch.equal(first, model.generate(idx, 25, generator=generator(1234))))
         cases["prefix unchanged"] = bool(torch.equal(first[:, :4], idx))
         cases["ids in range"] = bool(((first >= 0) & (first < 65)).all())
         cases["dtype"] = str(first.dtype)
-        cases["start (1, 1), generator seeded 7, 40 new"] = model.generate(torch.zeros(1, 1, dtype=torch.long), 40, generator=gen(7))
+        cases["start (1, 1), generator seeded 7, 40 new"] = model.generate(torch.zeros(1, 1, dtype=torch.long), 40, generator=generator(7))
     return cases
 
 
@@ -117,7 +110,7 @@ class TinyBigram(nn.Module):
         super().__init__()
         self.table = nn.Embedding(vocab, vocab)
         with torch.no_grad():
-            self.table.weight.copy_(torch.randn(vocab, vocab, generator=gen(seed)))
+            self.table.weight.copy_(torch.randn(vocab, vocab, generator=generator(seed)))
 
     def forward(self, idx, targets=None):
         logits = self.table(idx)
@@ -131,7 +124,7 @@ def train_step_cases(train_step):
     torch.manual_seed(0)  # anything random in the student's code (stray dropout) repeats exactly
     model = TinyBigram(seed=5)
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.1)
-    batches = gen(50)
+    batches = generator(50)
     losses, kinds = [], []
     for _ in range(4):
         x, y = torch.randint(11, (4, 6), generator=batches), torch.randint(11, (4, 6), generator=batches)
@@ -151,7 +144,7 @@ class Probe(nn.Module):
         super().__init__()
         self.table = nn.Embedding(vocab, vocab)
         with torch.no_grad():
-            self.table.weight.copy_(torch.randn(vocab, vocab, generator=gen(60)))
+            self.table.weight.copy_(torch.randn(vocab, vocab, generator=generator(60)))
         self.drop = nn.Dropout(0.5)
         self.calls = []
 
@@ -163,7 +156,7 @@ class Probe(nn.Module):
 
 
 def batch_source(seed: int, counter: dict, name: str, vocab: int = 13):
-    g = gen(seed)
+    g = generator(seed)
 
     def next_batch():
         counter[name] = counter.get(name, 0) + 1

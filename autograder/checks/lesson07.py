@@ -2,7 +2,8 @@
 
 Modules are built with fixed arguments (their __init__ is given) and every parameter is set by name
 from a seeded generator, so any correct forward gives the reference outputs. Values are checked in
-eval mode; dropout separately, in train mode with p=1.0 (everything dropped: the output is known).
+eval mode; dropout separately, in train mode with p=1.0 (everything dropped: the output is known) and
+with p=0.5 after torch.manual_seed (where dropout sits decides which values survive).
 Sub-modules whose code is another task (a head inside MultiHeadAttention, attend inside
 CausalSelfAttention) run reference code, so each task is graded on its own.
 """
@@ -15,36 +16,12 @@ from torch.nn import functional as F
 
 from ..compare import CheckFailed
 from ..tasks import task
+from .kit import non_contiguous, randn, same_values, set_params, unchanged
 
 
 # The settings CausalSelfAttention is graded with. The config itself is the notebook's GPTConfig
 # (the model's one config, lesson 07): a field added there takes its default here.
 CSA_SETTINGS = dict(n_embd=24, n_head=3, block_size=8, dropout=0.0, bias=True, flash=False)
-
-
-def randn(*shape, seed: int) -> torch.Tensor:
-    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
-
-
-def set_params(module: torch.nn.Module, seed: int, scale: float = 0.4) -> torch.nn.Module:
-    """Fill every parameter, in name order, from one seeded generator."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _, p in sorted(module.named_parameters()):
-            p.copy_(torch.randn(p.shape, generator=gen) * scale)
-    return module
-
-
-def non_contiguous(x: torch.Tensor) -> torch.Tensor:
-    """The same values as x, laid out in memory so that x.is_contiguous() is False."""
-    out = x.transpose(-2, -1).contiguous().transpose(-2, -1)
-    assert not out.is_contiguous()
-    return out
-
-
-def unchanged(x: torch.Tensor, before: torch.Tensor) -> None:
-    if not torch.equal(x, before):
-        raise CheckFailed("your code changed its input tensor in place; work on new tensors instead")
 
 
 def future_changed(x: torch.Tensor, t: int, seed: int) -> torch.Tensor:
@@ -97,7 +74,7 @@ def weights_cases(attention_weights):
     first = attention_weights(q, k)
     later = attention_weights(future_changed(q, t, 36), future_changed(k, t, 37))
     cases[f"rows 0..{t} unchanged when positions after {t} change"] = bool(
-        torch.allclose(first[:, :t + 1], later[:, :t + 1], atol=1e-6))
+        same_values(first[:, :t + 1], later[:, :t + 1]))
     cases["weights above the diagonal are exactly 0"] = bool((first.triu(1) == 0).all())
     return cases
 
@@ -105,7 +82,7 @@ def weights_cases(attention_weights):
 # ------------------------------------------------------------------------------------- Head
 
 def make_head(Head, dropout=0.2, seed=40, n_embd=16, head_size=8, block_size=8):
-    return set_params(Head(n_embd, head_size, block_size, dropout), seed).eval()
+    return set_params(Head(n_embd, head_size, block_size, dropout), seed, scale=0.2).eval()
 
 
 @task("07.head", points=3, target="Head.forward",
@@ -126,9 +103,13 @@ def head_cases(Head):
         cases["non-contiguous x"] = head(non_contiguous(randn(2, 8, 16, seed=45)))
         x = randn(2, 8, 16, seed=46)
         cases["positions 0..3 unchanged when later tokens change"] = bool(
-            torch.allclose(head(x)[:, :4], head(future_changed(x, 3, 47))[:, :4], atol=1e-6))
+            same_values(head(x)[:, :4], head(future_changed(x, 3, 47))[:, :4]))
         dropped = make_head(Head, dropout=1.0).train()
         cases["train mode, dropout=1.0 (all weights dropped)"] = dropped(randn(2, 8, 16, seed=48))
+        half = make_head(Head, dropout=0.5).train()
+        torch.manual_seed(1234)  # which weights dropout zeroes: only dropout on the weights gives these values
+        label = "train mode, dropout=0.5, torch.manual_seed(1234): dropout on the attention weights"
+        cases[label] = half(randn(2, 8, 16, seed=49))
     return cases
 
 
@@ -138,7 +119,22 @@ def make_mha(MultiHeadAttention, dropout=0.0, seed=50):
     mha = MultiHeadAttention(16, 4, 8, dropout)
     for head in mha.heads:  # the heads are task 07.head: run reference code in them
         head.forward = types.MethodType(ref_head_forward, head)
-    return set_params(mha, seed).eval()
+    expect_channels(mha.proj, "self.proj", "the 4 heads' outputs, (B, T, 4) each, concatenated along the last "
+                                           "dimension: torch.cat(outputs, dim=-1)")
+    return set_params(mha, seed, scale=0.2).eval()
+
+
+def expect_channels(linear: torch.nn.Linear, name: str, what: str) -> None:
+    """Make `linear` fail clearly, instead of with torch's matmul message, when fed the wrong last dimension."""
+    forward = linear.forward
+
+    def checked(x):
+        if isinstance(x, torch.Tensor) and x.dim() >= 1 and x.shape[-1] != linear.in_features:
+            raise CheckFailed(f"{name} was given a tensor of shape {tuple(x.shape)}; it takes "
+                              f"(..., {linear.in_features}): {what}")
+        return forward(x)
+
+    linear.forward = checked
 
 
 @task("07.multi_head", points=2, target="MultiHeadAttention.forward",
@@ -157,6 +153,10 @@ def multi_head_cases(MultiHeadAttention):
         cases["non-contiguous x"] = mha(non_contiguous(randn(2, 8, 16, seed=54)))
         dropped = make_mha(MultiHeadAttention, dropout=1.0).train()
         cases["train mode, dropout=1.0 (output dropped)"] = dropped(randn(2, 8, 16, seed=55))
+        half = make_mha(MultiHeadAttention, dropout=0.5).train()
+        torch.manual_seed(1234)
+        label = "train mode, dropout=0.5, torch.manual_seed(1234): dropout after the projection"
+        cases[label] = half(randn(2, 8, 16, seed=56))
     return cases
 
 
@@ -166,7 +166,7 @@ def make_csa(CausalSelfAttention, GPTConfig, seed=60, reference_attend=False, **
     csa = CausalSelfAttention(GPTConfig(**{**CSA_SETTINGS, **settings}))
     if reference_attend:  # attend is task 07.attend: grade forward without it
         csa.attend = types.MethodType(ref_attend, csa)
-    return set_params(csa, seed).eval()
+    return set_params(csa, seed, scale=0.2).eval()
 
 
 @task("07.attend", points=3, target="CausalSelfAttention.attend",
@@ -192,9 +192,13 @@ def attend_cases(CausalSelfAttention, GPTConfig):
         first = csa.attend(q, k, v)
         later = csa.attend(*(future_changed(t, 2, 90 + j) for j, t in enumerate((q, k, v))))
         cases["positions 0..2 unchanged when later ones change"] = bool(
-            torch.allclose(first[:, :, :3], later[:, :, :3], atol=1e-6))
+            same_values(first[:, :, :3], later[:, :, :3]))
         dropped = make_csa(CausalSelfAttention, GPTConfig, dropout=1.0).train()
         cases["train mode, dropout=1.0 (all weights dropped)"] = dropped.attend(q, k, v)
+        half = make_csa(CausalSelfAttention, GPTConfig, dropout=0.5).train()
+        torch.manual_seed(1234)  # which weights dropout zeroes: only dropout on the weights gives these values
+        label = "train mode, dropout=0.5, torch.manual_seed(1234): dropout on the attention weights"
+        cases[label] = half.attend(q, k, v)
     return cases
 
 
@@ -223,7 +227,10 @@ def csa_cases(CausalSelfAttention, GPTConfig):
         x = randn(2, 8, 24, seed=112)
         cases["flash=False (with a reference attend)"] = manual(x)
         cases["positions 0..4 unchanged when later tokens change"] = bool(
-            torch.allclose(manual(x)[:, :5], manual(future_changed(x, 4, 113))[:, :5], atol=1e-6))
+            same_values(manual(x)[:, :5], manual(future_changed(x, 4, 113))[:, :5]))
         dropped = make_csa(CausalSelfAttention, GPTConfig, reference_attend=True, dropout=1.0, seed=114).train()
         cases["train mode, dropout=1.0 (output dropped)"] = dropped(x)
+        half = make_csa(CausalSelfAttention, GPTConfig, reference_attend=True, dropout=0.5, seed=115).train()
+        torch.manual_seed(1234)
+        cases["train mode, dropout=0.5, torch.manual_seed(1234): resid_dropout after c_proj"] = half(x)
     return cases

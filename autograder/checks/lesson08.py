@@ -4,25 +4,13 @@ import torch
 from torch import nn
 
 from ..tasks import task
+from .kit import randn, set_params
 
 
 def block_config(GPTConfig, **changes):
     """A small config of the notebook's GPTConfig (lesson 07's, the model's one config): the fields a
     block reads are set here, any other field keeps its default."""
     return GPTConfig(**{**dict(n_embd=16, n_head=4, block_size=8, dropout=0.0, bias=True, flash=False), **changes})
-
-
-def set_params(module: nn.Module, seed: int, scale: float = 0.5) -> None:
-    """Give every parameter seeded values by name, so any correct implementation gives the same output."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _, p in sorted(module.named_parameters(), key=lambda item: item[0]):
-            p.copy_(torch.randn(p.shape, generator=gen) * scale)
-
-
-def randn(*shape, seed, dtype=torch.float32, scale=1.0, shift=0.0):
-    gen = torch.Generator().manual_seed(seed)
-    return (torch.randn(*shape, generator=gen, dtype=torch.float64) * scale + shift).to(dtype)
 
 
 @task("08.layernorm", points=3, target="LayerNorm.forward",
@@ -43,7 +31,7 @@ def layernorm_cases(LayerNorm):
     cases = {}
     for i, (label, (ndim, x, bias)) in enumerate(inputs.items()):
         ln = LayerNorm(ndim, bias=bias).to(x.dtype)
-        set_params(ln, 10 + i)
+        set_params(ln, 10 + i, scale=0.5)
         ln.eval()
         with torch.no_grad():
             cases[label] = ln(x)
@@ -56,7 +44,7 @@ def layernorm_cases(LayerNorm):
         cases["fresh LayerNorm(8) on x (2, 5, 8)"] = fresh(randn(2, 5, 8, seed=20))
     # gradients flow to the input and to both parameters
     ln = LayerNorm(8, bias=True)
-    set_params(ln, 21)
+    set_params(ln, 21, scale=0.5)
     x = randn(3, 4, 8, seed=22).requires_grad_(True)
     (ln(x) * randn(3, 4, 8, seed=23)).sum().backward()
     cases["gradient w.r.t. x"] = x.grad
@@ -72,19 +60,19 @@ def mlp_cases(MLP, GPTConfig):
     shapes = {"x (2, 5, 16)": (2, 5, 16), "T=1: x (3, 1, 16)": (3, 1, 16), "batch of 1: x (1, 6, 16)": (1, 6, 16)}
     for i, (label, shape) in enumerate(shapes.items()):
         mlp = MLP(block_config(GPTConfig, n_embd=16))
-        set_params(mlp, 30 + i)
+        set_params(mlp, 30 + i, scale=0.25)
         mlp.eval()
         with torch.no_grad():
             cases[label] = mlp(randn(*shape, seed=40 + i))
     mlp = MLP(block_config(GPTConfig, n_embd=8, bias=False))
-    set_params(mlp, 35)
+    set_params(mlp, 35, scale=0.25)
     mlp.eval()
     with torch.no_grad():
         cases["bias=False, non-contiguous x (5, 2, 8).transpose(0, 1)"] = mlp(randn(5, 2, 8, seed=45).transpose(0, 1))
     # dropout: in training mode with p=0.5 exactly the last step's outputs are dropped (and the rest
     # scaled by 2); the seed fixes which ones, so a dropout in another place gives other values
     mlp = MLP(block_config(GPTConfig, n_embd=16, dropout=0.5))
-    set_params(mlp, 36)
+    set_params(mlp, 36, scale=0.25)
     mlp.train()
     x = randn(2, 4, 16, seed=46)
     torch.manual_seed(1234)
@@ -130,7 +118,7 @@ def block_cases(Block, GPTConfig):
         # replaced by simple, different modules with seeded weights
         block.ln_1, block.ln_2 = nn.LayerNorm(n_embd), nn.LayerNorm(n_embd)
         block.attn, block.mlp = AttentionStandIn(n_embd), MLPStandIn(n_embd)
-        set_params(block, seed)
+        set_params(block, seed, scale=0.25)
         return block.eval()
 
     inputs = {

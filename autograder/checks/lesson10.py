@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from ..compare import CheckFailed
 from ..tasks import task
-from .lesson08 import set_params
+from .kit import generator, set_params
 
 
 @task("10.lr_at", points=2, target="lr_at",
@@ -61,7 +61,7 @@ def tiny_model(seed: int) -> TinyLM:
 
 
 def batches(n, seed, B=4, T=6, vocab=13):
-    gen = torch.Generator().manual_seed(seed)
+    gen = generator(seed)
     return [(torch.randint(vocab, (B, T), generator=gen), torch.randint(vocab, (B, T), generator=gen))
             for _ in range(n)]
 

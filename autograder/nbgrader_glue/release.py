@@ -5,11 +5,13 @@ student has been working in it) is left alone, and the command stops, unless --f
 in which case the notebook is copied to build/lesson-backups/ first.
 
     python -m autograder.release [--lesson NN] [--force] [--out DIR]
+    python -m autograder.release --check      # maintainers and CI: is lessons/ a fresh release?
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import subprocess
 import sys
@@ -112,12 +114,58 @@ def release(lessons: list[str] | None = None, force: bool = False, out: Path | N
     return written
 
 
+def differences(lessons: Path, fresh: Path) -> list[str]:
+    """How the lesson folders under `lessons` differ from the release under `fresh` ([] if they do not).
+
+    Notebooks are compared as JSON (key order and indentation aside); other files byte for byte.
+    """
+    found = []
+    for folder in sorted(p for p in Path(fresh).iterdir() if p.is_dir()):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            rel = path.relative_to(fresh)
+            mine = Path(lessons) / rel
+            if not mine.exists():
+                found.append(f"{rel} missing")
+            elif path.suffix == ".ipynb":
+                try:
+                    same = json.loads(mine.read_text(encoding="utf-8")) == json.loads(path.read_text(encoding="utf-8"))
+                except ValueError:
+                    same = False
+                if not same:
+                    found.append(f"{rel} differs")
+            elif mine.read_bytes() != path.read_bytes():
+                found.append(f"{rel} differs")
+        for path in sorted(p for p in (Path(lessons) / folder.name).rglob("*") if p.is_file()):
+            if ".ipynb_checkpoints" not in path.parts and not (Path(fresh) / path.relative_to(lessons)).exists():
+                found.append(f"{path.relative_to(lessons)} is not in the release")
+    extra = sorted(set(lesson_dirs(lessons)) - set(lesson_dirs(fresh)))
+    found += [f"{lesson_dirs(lessons)[x].name}/ is not in the release" for x in extra]
+    return found
+
+
+def check(root: Path = REPO_ROOT) -> list[str]:
+    """differences(root/lessons, a fresh release made in a temporary folder)."""
+    with tempfile.TemporaryDirectory(prefix="check-release-") as tmp:
+        release(out=Path(tmp), log=lambda message: None, root=root)
+        return differences(root / "lessons", Path(tmp))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lesson", action="append", help="release only this lesson (NN); may repeat")
     parser.add_argument("--force", action="store_true", help="overwrite edited lessons (after backing them up)")
     parser.add_argument("--out", type=Path, help="write the release here instead of lessons/")
+    parser.add_argument("--check", action="store_true",
+                        help="change nothing: fail if lessons/ differs from a fresh release (maintainers, CI)")
     args = parser.parse_args(argv)
+    if args.check:
+        found = check()
+        if found:
+            print("lessons/ differs from a fresh release of solutions/ (run `make release FORCE=1`, "
+                  "then commit lessons/):\n  " + "\n  ".join(found), file=sys.stderr)
+            return 1
+        print("lessons/ equals a fresh release of solutions/")
+        return 0
     try:
         release(args.lesson, args.force, args.out)
     except ReleaseError as err:

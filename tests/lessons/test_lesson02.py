@@ -28,6 +28,17 @@ WRONG = {
         "def build_word_vocab(tokens, special_tokens=()):\n"
         "    vocab = {t: i + 1 for i, t in enumerate(sorted(set(tokens)))}\n"
         "    for s in special_tokens:\n        vocab[s] = len(vocab) + 1\n    return vocab",
+        # a special token the text already holds is numbered again (its old id is left unused)
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    vocab = {t: i for i, t in enumerate(sorted(set(tokens)))}\n"
+        "    for s in special_tokens:\n        vocab[s] = len(vocab)\n    return vocab",
+        # words then specials in one enumeration: a repeated token keeps its last id, leaving a gap
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    return {t: i for i, t in enumerate(sorted(set(tokens)) + list(special_tokens))}",
+        # special tokens taken out of the text first, then all appended: they leave their sorted place
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    vocab = {t: i for i, t in enumerate(sorted(set(tokens) - set(special_tokens)))}\n"
+        "    for s in special_tokens:\n        vocab.setdefault(s, len(vocab))\n    return vocab",
     ],
     "02.encode": [
         # unknown words silently become None instead of an error
@@ -91,6 +102,9 @@ RIGHT = {
         "    words = sorted(set(tokens))\n    vocab = dict(zip(words, range(len(words))))\n"
         "    for s in special_tokens:\n        if s not in vocab:\n            vocab[s] = len(vocab)\n"
         "    return vocab",
+        "def build_word_vocab(tokens, special_tokens=()):\n"
+        "    vocab = {}\n    for t in sorted(set(tokens)) + list(special_tokens):\n"
+        "        vocab.setdefault(t, len(vocab))\n    return vocab",
     ],
     "02.encode": [
         "class SimpleTokenizer(SimpleTokenizer):\n"

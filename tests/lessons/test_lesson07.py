@@ -80,6 +80,12 @@ WRONG = {
              "return self.dropout(F.softmax(wei, dim=1)) @ v"),
         head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # no mask at all: the future leaks
              "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
+        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # dropout on the output, not the weights
+             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+             "return self.dropout(F.softmax(wei, dim=-1) @ v)"),
+        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # dropout on the values
+             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+             "return F.softmax(wei, dim=-1) @ self.dropout(v)"),
     ],
     "07.multi_head": [
         mha("return self.dropout(torch.cat([h(x) for h in self.heads], dim=-1))"),  # no projection
@@ -87,6 +93,7 @@ WRONG = {
         mha("return self.dropout(self.proj(torch.cat([h(x) for h in reversed(self.heads)], dim=-1)))"),  # order
         mha("return self.dropout(self.proj(torch.cat([h(x) for h in self.heads], dim=1)))"),  # cat over time
         mha("return self.dropout(self.proj(torch.stack([h(x) for h in self.heads], -1).flatten(-2)))"),  # interleaved
+        mha("return self.proj(self.dropout(torch.cat([h(x) for h in self.heads], dim=-1)))"),  # dropout before proj
     ],
     "07.attend": [
         attend("att = (q @ k.transpose(-2, -1)).masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"  # no scale
@@ -109,6 +116,15 @@ WRONG = {
         attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # softmax over the wrong dim
                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
                "return self.attn_dropout(F.softmax(att, dim=-2)) @ v"),
+        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the output, not the weights
+               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+               "return self.attn_dropout(F.softmax(att, dim=-1) @ v)"),
+        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the values
+               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+               "return F.softmax(att, dim=-1) @ self.attn_dropout(v)"),
+        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the scores, before softmax
+               "att = self.attn_dropout(att.masked_fill(~self.mask[:, :, :T, :T], -1e9))\n"
+               "return F.softmax(att, dim=-1) @ v"),
     ],
     "07.causal_self_attention": [
         forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # heads without transpose
@@ -121,6 +137,7 @@ WRONG = {
         forward(merge="        return self.resid_dropout(self.c_proj(y.reshape(B, T, C)))"),  # merged without transpose
         forward(merge="        return self.resid_dropout(y.transpose(1, 2).reshape(B, T, C))"),  # no c_proj
         forward(merge="        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))"),  # no resid_dropout
+        forward(merge="        return self.c_proj(self.resid_dropout(y.transpose(1, 2).reshape(B, T, C)))"),  # dropout first
     ],
 }
 

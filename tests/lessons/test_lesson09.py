@@ -159,6 +159,22 @@ WRONG = {
                "                logits = logits.masked_fill(logits < v, -float('inf'))\n"
                "            idx = torch.cat((idx, torch.multinomial(F.softmax(logits, -1), 1)), 1)\n"
                "        return idx"),
+        method("generate", GENERATE,  # top_k larger than the vocabulary: torch.topk fails
+               GOOD_GENERATE_LOOP +
+               "            logits = logits / temperature\n"
+               "            if top_k is not None:\n"
+               "                v = torch.topk(logits, top_k).values[:, [-1]]\n"
+               "                logits = logits.masked_fill(logits < v, -float('inf'))\n"
+               "            idx = torch.cat((idx, torch.multinomial(F.softmax(logits, -1), 1, generator=generator)), 1)\n"
+               "        return idx"),
+        method("generate", GENERATE,  # top_k clamped one too low: the least likely token can never be drawn
+               GOOD_GENERATE_LOOP +
+               "            logits = logits / temperature\n"
+               "            if top_k is not None:\n"
+               "                v = torch.topk(logits, min(top_k, logits.size(-1) - 1)).values[:, [-1]]\n"
+               "                logits = logits.masked_fill(logits < v, -float('inf'))\n"
+               "            idx = torch.cat((idx, torch.multinomial(F.softmax(logits, -1), 1, generator=generator)), 1)\n"
+               "        return idx"),
         method("generate", GENERATE,  # crops to block_size - 1
                "        for _ in range(max_new_tokens):\n"
                "            logits = self(idx[:, -(self.config.block_size - 1):])[0][:, -1, :] / temperature\n"
@@ -216,7 +232,7 @@ RIGHT = {
                "                probs = F.softmax(logits / temperature, dim=-1)\n"
                "                nxt = torch.multinomial(probs, 1, generator=generator)\n"
                "            else:\n"
-               "                vals, ids = torch.topk(logits, top_k, dim=-1)\n"
+               "                vals, ids = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1)\n"
                "                probs = F.softmax(vals, dim=-1) ** (1 / temperature)\n"
                "                pick = torch.multinomial(probs / probs.sum(-1, keepdim=True), 1, generator=generator)\n"
                "                nxt = ids.gather(-1, pick)\n"

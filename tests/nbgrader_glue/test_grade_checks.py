@@ -45,8 +45,8 @@ def reference():
     return nbformat.read(REPO / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
 
 
-def release():
-    return nbformat.read(REPO / "lessons" / LESSON / f"{LESSON}.ipynb", as_version=4)
+def release(release_dir):
+    return nbformat.read(release_dir / LESSON / f"{LESSON}.ipynb", as_version=4)
 
 
 def autograde(nb, monkeypatch, tmp_path):
@@ -95,8 +95,8 @@ def test_a_wrong_answer_caught_only_by_the_hidden_test(monkeypatch, tmp_path):
     assert [(v["task"], v["status"]) for v in visible] == [("01.encode", "passed")]
 
 
-def test_the_untouched_release_is_not_started_not_failed_by_the_hidden_test(monkeypatch, tmp_path):
-    nb, scores = autograde(release(), monkeypatch, tmp_path)
+def test_the_untouched_release_is_not_started_not_failed_by_the_hidden_test(monkeypatch, tmp_path, release_dir):
+    nb, scores = autograde(release(release_dir), monkeypatch, tmp_path)
     for task in lesson_tasks("01"):
         text, points = scores[task.id]
         assert text.startswith(f"TODO {task.id}: not started") and points == 0.0, text
