@@ -10,14 +10,12 @@ can read and write all of them:
 
     spell      Spell the word.                   king            -> k-i-n-g
     capitals   Write the word in capitals.       king            -> KING
-    reverse    Reverse the order of the words.   my good lord    -> lord good my
-    add        Add the two numbers.              two and five    -> seven
+    reverse    Reverse the order of the words.   good lord       -> lord good
+    last       Say the last word.                my good lord    -> lord
     count      Count from four to seven.         (no input)      -> four five six seven
 
 The held-out test set asks for things the training set never shows: words that occur in no training
-example (spell, capitals, reverse), ordered pairs whose sum is only trained the other way round
-(add: "five and two" is held out when "two and five" is trained), and counting ranges that are
-never trained (count). The word list comes from Tiny Shakespeare (public domain); the data set is
+example (spell, capitals, reverse, last) and counting ranges that are never trained (count). The word list comes from Tiny Shakespeare (public domain); the data set is
 generated, deterministic, and released with the course under the MIT licence.
 """
 
@@ -34,9 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SHAKESPEARE = HERE.parent / "tinyshakespeare" / "input.txt"
 SEED = 1234
-NUMBERS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-           "fifteen sixteen seventeen eighteen").split()
-TRAIN_PER_TASK = 1000  # word tasks; add and count have fewer distinct examples
+NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
+TRAIN_PER_TASK = 1000  # word tasks; count has fewer distinct examples (50 ranges in all)
 TEST_PER_TASK = 60
 MAX_CHARS = 120  # prompt + response + newline: fits a 128-character context
 
@@ -53,12 +50,15 @@ def example(task: str, instruction: str, input: str, response: str) -> dict:
 
 def word_tasks(words: list[str], n: int, rng: random.Random) -> list[dict]:
     out = []
-    for task in ("spell", "capitals", "reverse"):
+    for task in ("spell", "capitals", "reverse", "last"):
         seen = set()
         while len([e for e in out if e["task"] == task]) < min(n, len(words)):
             if task == "reverse":
-                phrase = " ".join(rng.sample(words, rng.randint(2, 3)))
+                phrase = " ".join(rng.sample(words, 2))
                 item = example(task, "Reverse the order of the words.", phrase, " ".join(phrase.split()[::-1]))
+            elif task == "last":
+                phrase = " ".join(rng.sample(words, rng.randint(2, 4)))
+                item = example(task, "Say the last word.", phrase, phrase.split()[-1])
             else:
                 word = rng.choice(words)
                 item = (example(task, "Spell the word.", word, "-".join(word)) if task == "spell"
@@ -67,10 +67,6 @@ def word_tasks(words: list[str], n: int, rng: random.Random) -> list[dict]:
                 seen.add(item["input"])
                 out.append(item)
     return out
-
-
-def add_example(a: int, b: int) -> dict:
-    return example("add", "Add the two numbers.", f"{NUMBERS[a]} and {NUMBERS[b]}", NUMBERS[a + b])
 
 
 def count_example(start: int, end: int) -> dict:
@@ -86,12 +82,6 @@ def generate(text: str) -> tuple[list[dict], list[dict]]:
     train_words, test_words = sorted(words[:cut]), sorted(words[cut:])  # no word is in both splits
     train = word_tasks(train_words, TRAIN_PER_TASK, rng)
     test = word_tasks(test_words, TEST_PER_TASK, rng)
-
-    pairs = [(a, b) for a in range(10) for b in range(10) if a < b]
-    rng.shuffle(pairs)
-    held = pairs[:20]  # test asks (b, a); training shows only (a, b)
-    train += [add_example(a, b) for a in range(10) for b in range(10) if (b, a) not in held]
-    test += [add_example(b, a) for a, b in held]
 
     ranges = [(s, s + n) for n in range(1, 6) for s in range(0, 13 - n)]
     rng.shuffle(ranges)
