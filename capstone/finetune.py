@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import random
 import sys
 import time
@@ -45,7 +46,7 @@ class Settings:
     lr: float = 2e-3
     min_lr: float = 2e-4
     warmup: int = 50
-    weight_decay: float = 0.0
+    weight_decay: float = 0.1
     grad_clip: float = 1.0
     block_size: int = 128  # characters: every example of the data set fits
     mask_prompt: bool = True
@@ -203,7 +204,8 @@ def run(source: str = "lessons", init: str = "checkpoint", ckpt: Path | None = N
     try:
         encoded = [(e["task"], encode(lesson, tokenizer, e)) for e in train_examples]
     except KeyError as err:
-        raise SystemExit(f"the model's vocabulary has no {err}: it was not trained on Tiny Shakespeare's characters")
+        raise SystemExit(f"the model's vocabulary has no {err}: it was not trained on Tiny Shakespeare's "
+                         f"characters") from None
     except NotImplementedError as err:
         raise assemble.NotReady(f"your lesson code is not finished: {err}") from None
     longest = max(len(ids) for _, (ids, _) in encoded)
@@ -319,7 +321,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     base = dataclasses.asdict(defaults) | (GPT2_SETTINGS if args.init == "gpt2" else {})
     settings = Settings(**{k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in base.items()})
-    gpt2_dir = args.gpt2_dir or (Path(p) if (p := __import__("os").environ.get("GPT2_DIR")) else None)
+    gpt2_dir = args.gpt2_dir or (Path(os.environ["GPT2_DIR"]) if os.environ.get("GPT2_DIR") else None)
     try:
         run(args.source, args.init, args.ckpt, gpt2_dir, args.out, settings, args.device, args.quiet,
             not args.no_grade, args.limit_test)

@@ -33,15 +33,15 @@ HERE = Path(__file__).resolve().parent
 SHAKESPEARE = HERE.parent / "tinyshakespeare" / "input.txt"
 SEED = 1234
 NUMBERS = "zero one two three four five six seven eight nine ten eleven twelve".split()
-TRAIN_PER_TASK = 1000  # word tasks; count has fewer distinct examples (50 ranges in all)
+TRAIN_PER_TASK = 2000  # word tasks; count has fewer distinct examples (50 ranges in all)
 TEST_PER_TASK = 60
 MAX_CHARS = 120  # prompt + response + newline: fits a 128-character context
 
 
 def shakespeare_words(text: str) -> list[str]:
-    """Lower-case words of 3 to 7 letters that occur at least 5 times, most frequent first."""
+    """Lower-case words of 3 to 7 letters that occur at least twice, most frequent first."""
     counts = collections.Counter(re.findall(r"(?<![A-Za-z'])[a-z]{3,7}(?![A-Za-z'])", text))
-    return sorted((w for w, n in counts.items() if n >= 5), key=lambda w: (-counts[w], w))
+    return sorted((w for w, n in counts.items() if n >= 2), key=lambda w: (-counts[w], w))
 
 
 def example(task: str, instruction: str, input: str, response: str) -> dict:
