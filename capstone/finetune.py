@@ -41,7 +41,7 @@ END = "\n"  # every response is one line
 
 @dataclasses.dataclass
 class Settings:
-    steps: int = 1500
+    steps: int = 3000
     batch_size: int = 16
     lr: float = 2e-3
     min_lr: float = 2e-4
