@@ -30,8 +30,10 @@ from tqdm.auto import tqdm
 
 from autograder.loader import LessonLoadError, load_lesson
 from autograder.paths import REPO_ROOT
+from autograder.source import Source
 
 from . import assemble, checkpoint, gpt2, runtime, sample
+from .errors import CapstoneError
 from .plot import plot_losses
 
 DATA = REPO_ROOT / "datasets" / "instructions"
@@ -61,11 +63,11 @@ GPT2_SETTINGS = dict(steps=150, batch_size=8, lr=5e-5, min_lr=5e-6, warmup=10, e
 def load_examples(split: str) -> list[dict]:
     path = DATA / f"{split}.jsonl"
     if not path.exists():
-        raise SystemExit(f"{path} is missing: python datasets/instructions/generate.py writes it")
+        raise CapstoneError(f"{path} is missing: python datasets/instructions/generate.py writes it")
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def load_lesson12(source: str):
+def load_lesson12(source: Source):
     try:
         module = load_lesson("12", source=source)
     except (LessonLoadError, LookupError) as err:
@@ -98,7 +100,7 @@ def from_checkpoint(course, path: Path, block_size: int, device: str):
     return widen_context(course, model, block_size).to(device), tokenizer, record
 
 
-def from_gpt2(source: str, folder: Path | None, device: str):
+def from_gpt2(source: Source, folder: Path | None, device: str):
     folder = gpt2.find_local_weights(folder=folder) if folder else gpt2.download()
     model, _ = gpt2.load_model(source, folder, device)
     return model, assemble.gpt2_tokenizer(), {"gpt2": str(folder)}
@@ -174,15 +176,16 @@ def held_out_loss(model, lesson, batches, device: str) -> float:
 
 # --- the run ------------------------------------------------------------------------------------
 
-def run(source: str = "lessons", init: str = "checkpoint", ckpt: Path | None = None, gpt2_dir: Path | None = None,
+def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path | None = None, gpt2_dir: Path | None = None,
         out: Path | None = None, settings: Settings | None = None, device: str = "auto", quiet: bool = False,
         check_lessons: bool = True, limit_test: int | None = None) -> dict:
     settings = settings or Settings()
+    source = Source.parse(source)
     device = runtime.pick_device(device)
     if device == "cpu":
         torch.set_num_threads(runtime.cpu_threads(settings.threads, 1))
     out = Path(out or REPO_ROOT / "runs" / ("finetune" if init == "checkpoint" else "finetune-gpt2"))
-    if check_lessons and str(source) != "solutions":
+    if check_lessons and not source.reference:
         roots = ["12", "10", "09"] + (["11"] if init == "gpt2" else ["01"])
         assemble.require_passing(source, roots=roots, command="make finetune")
     course = assemble.load_course(source)
@@ -193,7 +196,7 @@ def run(source: str = "lessons", init: str = "checkpoint", ckpt: Path | None = N
     else:
         ckpt = Path(ckpt or REPO_ROOT / "runs" / "cpu-small" / "ckpt.pt")
         if not ckpt.exists():
-            raise SystemExit(f"no trained model at {ckpt}: run `make train` first (about a minute), "
+            raise CapstoneError(f"no trained model at {ckpt}: run `make train` first (about a minute), "
                              f"or give one with CKPT=path/to/ckpt.pt, or start from GPT-2 with INIT=gpt2")
         model, tokenizer, origin = from_checkpoint(course, ckpt, settings.block_size, device)
         origin = {"checkpoint": str(ckpt), "step": origin.get("step"), "val": origin.get("final", {}).get("val")}
@@ -204,13 +207,13 @@ def run(source: str = "lessons", init: str = "checkpoint", ckpt: Path | None = N
     try:
         encoded = [(e["task"], encode(lesson, tokenizer, e)) for e in train_examples]
     except KeyError as err:
-        raise SystemExit(f"the model's vocabulary has no {err}: it was not trained on Tiny Shakespeare's "
+        raise CapstoneError(f"the model's vocabulary has no {err}: it was not trained on Tiny Shakespeare's "
                          f"characters") from None
     except NotImplementedError as err:
         raise assemble.NotReady(f"your lesson code is not finished: {err}") from None
     longest = max(len(ids) for _, (ids, _) in encoded)
     if longest > model.config.block_size + 1:
-        raise SystemExit(f"the longest example has {longest} tokens, more than the model's context "
+        raise CapstoneError(f"the longest example has {longest} tokens, more than the model's context "
                          f"({model.config.block_size}); raise --block-size")
     pad = pad_id(tokenizer)
     test_batches = [lesson.collate([encode(lesson, tokenizer, e) for e in test_examples[i:i + 64]], pad,
@@ -252,7 +255,7 @@ def run(source: str = "lessons", init: str = "checkpoint", ckpt: Path | None = N
         value = loss.item()
         train_time += time.perf_counter() - t
         if value != value:  # NaN
-            raise SystemExit(f"fine-tuning stopped: the loss became nan at step {step + 1} (lr {lr:.2g})")
+            raise CapstoneError(f"fine-tuning stopped: the loss became nan at step {step + 1} (lr {lr:.2g})")
         history["steps"].append((step + 1, round(train_time, 4), round(value, 5)))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}")
@@ -325,11 +328,9 @@ def main(argv=None) -> int:
     try:
         run(args.source, args.init, args.ckpt, gpt2_dir, args.out, settings, args.device, args.quiet,
             not args.no_grade, args.limit_test)
-    except SystemExit as err:
-        if isinstance(err.code, str):
-            print(f"make finetune: {err.code}", file=sys.stderr)
-            return 1
-        raise
+    except CapstoneError as err:
+        print(f"make finetune: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -24,8 +24,10 @@ from pathlib import Path
 import torch
 
 from autograder.loader import LessonLoadError, load_lesson
+from autograder.source import Source
 
 from . import assemble, runtime
+from .errors import CapstoneError
 
 MODELS = {  # --model: the Hub repository of each published size
     "gpt2": "openai-community/gpt2",
@@ -45,7 +47,7 @@ WHAT_TO_DO = ("connect to the internet and run it again, or put GPT-2's model.sa
               "in a folder and run: make gpt2 GPT2_DIR=/path/to/folder")
 
 
-class WeightsError(SystemExit):
+class WeightsError(CapstoneError):
     """The weights cannot be had or used; the message says why and what to do, in one line."""
 
 
@@ -150,7 +152,7 @@ def _first_line(err: BaseException) -> str:
     return (text.splitlines() or [type(err).__name__])[0][:160]
 
 
-def load_model(source: str, folder: Path, device: str = "cpu"):
+def load_model(source: Source | str, folder: Path, device: str = "cpu"):
     """GPT-2 in lesson 09's GPT, built and loaded by lesson 11's gpt2_from_checkpoint from `source`."""
     try:
         lesson = load_lesson("11", source=source)
@@ -197,23 +199,19 @@ def main(argv=None) -> int:
     if args.temperature <= 0:
         parser.error("--temperature must be > 0")
     try:
-        if not args.no_grade and args.source != "solutions":
-            assemble.require_passing(args.source, roots=["11"], command="make gpt2")
+        source = Source.parse(args.source)
+        if not args.no_grade and not source.reference:
+            assemble.require_passing(source, roots=["11"], command="make gpt2")
         folder = find_local_weights(folder=args.dir) if args.dir else download(args.model, args.revision)
         device = runtime.pick_device(args.device)
-        model, hf_config = load_model(args.source, folder, device)
+        model, hf_config = load_model(source, folder, device)
         print(f"# GPT-2 from {folder} ({hf_config.get('n_layer', 12)} layers x {hf_config.get('n_embd', 768)}, "
               f"{sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters) in the GPT of "
               f"{args.source}, on {device}", file=sys.stderr)
         text = continue_text(model, args.prompt, args.tokens, args.temperature, args.top_k, args.seed, device)
-    except FileNotFoundError as err:
+    except (FileNotFoundError, CapstoneError) as err:  # WeightsError, NotReady: one message, no traceback
         print(f"make gpt2: {err}", file=sys.stderr)
         return 1
-    except SystemExit as err:  # WeightsError, NotReady: one message, no traceback
-        if isinstance(err.code, str):
-            print(f"make gpt2: {err.code}", file=sys.stderr)
-            return 1
-        raise
     print(text)
     return 0
 

@@ -19,10 +19,11 @@ PYTHON = str(REPO / ".venv" / "bin" / "python")
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A make-train checkpoint of the test preset (a few seconds)."""
+    from autograder.source import Source
     from capstone import train
 
     out = tmp_path_factory.mktemp("base")
-    train.run(PRESETS["test"], source="solutions", device="cpu", out=out, check_lessons=False, quiet=True,
+    train.run(PRESETS["test"], source=Source.parse("solutions"), device="cpu", out=out, check_lessons=False, quiet=True,
               sample=False)
     return out / "ckpt.pt"
 

@@ -60,9 +60,9 @@ def published_checkpoint(config: dict, seed: int, layout: str = "published") -> 
     return state
 
 
-def course_config(hf: dict):
-    """The lesson 09 config (all fields) for a config.json, without using the student's config_from_hf."""
-    return gpt_config(block_size=hf["n_positions"], vocab_size=hf["vocab_size"], n_layer=hf["n_layer"],
+def course_config(GPTConfig, hf: dict):
+    """The model's config for a config.json, without using the student's config_from_hf."""
+    return gpt_config(GPTConfig, block_size=hf["n_positions"], vocab_size=hf["vocab_size"], n_layer=hf["n_layer"],
                       n_head=hf["n_head"], n_embd=hf["n_embd"], bias=True, tie_weights=True)
 
 
@@ -145,8 +145,8 @@ def convert_cases(convert_gpt2_state_dict):
 # 11.load
 # ---------------------------------------------------------------------------------------------
 
-def loaded(load_gpt2_weights, GPT, hf, state, idx):
-    model = GPT(course_config(hf))
+def loaded(load_gpt2_weights, GPT, GPTConfig, hf, state, idx):
+    model = GPT(course_config(GPTConfig, hf))
     returned = load_gpt2_weights(model, state)
     model.eval()
     with torch.no_grad():
@@ -158,18 +158,18 @@ def loaded(load_gpt2_weights, GPT, hf, state, idx):
 
 @task("11.load", points=3, target="load_gpt2_weights",
       hint="convert, keep lm_head tied (wte.weight fills it), check every name and shape naming the parameter at fault, copy in place under no_grad, return the model")
-def load_cases(load_gpt2_weights, GPT):
+def load_cases(load_gpt2_weights, GPT, GPTConfig):
     cases = {}
     hf = hf_config()
     idx = tokens(2, 16, vocab=hf["vocab_size"], seed=10)
-    cases["published layout"] = loaded(load_gpt2_weights, GPT, hf, published_checkpoint(hf, seed=11), idx)
+    cases["published layout"] = loaded(load_gpt2_weights, GPT, GPTConfig, hf, published_checkpoint(hf, seed=11), idx)
     small = hf_config(n_layer=1, n_embd=16, n_head=2, n_positions=8, vocab_size=23)
-    cases["transformers export"] = loaded(load_gpt2_weights, GPT, small,
+    cases["transformers export"] = loaded(load_gpt2_weights, GPT, GPTConfig, small,
                                           published_checkpoint(small, seed=12, layout="transformers"),
                                           tokens(1, 5, vocab=23, seed=13))
 
     def refusal(label, state, names):
-        model = GPT(course_config(hf))
+        model = GPT(course_config(GPTConfig, hf))
         cases[label] = outcome(load_gpt2_weights, model, state, names=names)
 
     wrong = published_checkpoint(hf, seed=14)
