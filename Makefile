@@ -16,7 +16,8 @@ lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 .PHONY: help setup data kernel lab jail test lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s
+", $$1, $$2}'
 
 setup: $(VENV)/.installed data kernel ## create .venv, install pinned packages, fetch data, register the kernel
 	@$(PY) -m autograder.jail.install --check
@@ -100,6 +101,19 @@ model: ## your whole GPT in one file: runs/<name>/model.py, checked against its 
 
 bench: ## time-to-quality: the reference vs the nanoGPT-README baseline (minutes; CEILING=1 adds the 15-min run)
 	$(PY) -m capstone.bench $(if $(CEILING),--ceiling) $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)
+
+# --- lessons 11-12: GPT-2's weights in your GPT, instruction fine-tuning (docs/gpt2-and-finetuning.md) ---
+# PROMPT= TOKENS= GPT2_DIR=folder (model.safetensors + config.json, no download) CKPT= INIT=gpt2 STEPS= OUT=
+.PHONY: gpt2 finetune
+gpt2: ## GPT-2's published 124M weights in your GPT: download once, continue PROMPT= (GPT2_DIR=folder, SOURCE=solutions)
+	$(PY) -m capstone.gpt2 --source "$(SOURCE)" $(if $(GPT2_DIR),--dir "$(GPT2_DIR)") $(if $(PROMPT),--prompt "$(PROMPT)") \
+		$(if $(TOKENS),--tokens $(TOKENS)) $(if $(TEMPERATURE),--temperature $(TEMPERATURE)) \
+		$(if $(TOP_K),--top-k $(TOP_K)) $(if $(DEVICE),--device $(DEVICE)) $(ARGS)
+
+finetune: ## teach your trained GPT to follow instructions; held-out accuracy before -> after (CKPT=, INIT=gpt2, STEPS=)
+	$(PY) -m capstone.finetune --source "$(SOURCE)" $(if $(CKPT),--ckpt "$(CKPT)") $(if $(INIT),--init $(INIT)) \
+		$(if $(GPT2_DIR),--gpt2-dir "$(GPT2_DIR)") $(if $(STEPS),--steps $(STEPS)) $(if $(OUT),--out "$(OUT)") \
+		$(if $(DEVICE),--device $(DEVICE)) $(ARGS)
 
 lock: ## re-pin requirements.lock after changing pyproject.toml
 	$(PY) -m pip freeze --exclude-editable | sed -E 's/^torch==([^+]*)\+.*/torch==\1/' > requirements.lock.new

@@ -62,9 +62,9 @@ def load_course(source: Source, lessons=None) -> SimpleNamespace:
 _LOAD_CALL = re.compile(r"load_lesson\(\s*['\"]?(\d+)")
 
 
-def needed_lessons(source: Source) -> list[str]:
-    """The lessons in USES plus every lesson they load (their set-up cells' load_lesson calls)."""
-    todo, seen = list(USES), set()
+def needed_lessons(source: Source, roots=None) -> list[str]:
+    """The lessons in USES (or `roots`) plus every lesson they load (their set-up cells' load_lesson calls)."""
+    todo, seen = list(roots or USES), set()
     while todo:
         lesson = todo.pop()
         if lesson in seen:
@@ -136,9 +136,9 @@ def failing_tasks(source: Source, lessons: list[str], grade: Callable | None = N
     return failing
 
 
-def require_passing(source: Source) -> None:
-    """Raise NotReady naming every failing task of the lessons training needs."""
-    lessons = needed_lessons(source)
+def require_passing(source: Source, roots=None, command: str = "make train") -> None:
+    """Raise NotReady naming every failing task of the lessons training (or `command`, from `roots`) needs."""
+    lessons = needed_lessons(source, roots)
     print(f"checking lessons {', '.join(lessons)} in {source} (make grade; cached until a notebook changes)...",
           flush=True)
     failing = failing_tasks(source, lessons)
@@ -149,9 +149,9 @@ def require_passing(source: Source) -> None:
                                                         or f.task.endswith("*") else "")
              for f in failing]
     raise NotReady(
-        f"make train needs lessons {', '.join(lessons)} to pass; these tasks do not pass yet:\n"
+        f"{command} needs lessons {', '.join(lessons)} to pass; these tasks do not pass yet:\n"
         + "\n".join(lines)
-        + "\nFix them (`make grade LESSON=NN` shows why), or train the reference: make train SOURCE=solutions")
+        + f"\nFix them (`make grade LESSON=NN` shows why), or use the reference: {command} SOURCE=solutions")
 
 
 # --- tokenizers -----------------------------------------------------------------------------------

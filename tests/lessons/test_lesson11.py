@@ -1,0 +1,189 @@
+"""Lesson 11: each check rejects plausible wrong answers and accepts other correct ones."""
+
+CONFIG = "def config_from_hf(hf_config):\n"
+CONVERT = "def convert_gpt2_state_dict(state):\n"
+LOAD = "def load_gpt2_weights(model, state):\n"
+BUILD = "def gpt2_from_checkpoint(hf_config, state):\n"
+
+GUARDS = ("    s = {**HF_DEFAULTS, **hf_config}\n"
+          "    if s['layer_norm_epsilon'] != 1e-5: raise ValueError('layer_norm_epsilon')\n"
+          "    if s['activation_function'] not in TANH_GELU_NAMES: raise ValueError('activation_function')\n"
+          "    if s['n_inner'] not in (None, 4 * s['n_embd']): raise ValueError('n_inner')\n")
+RETURN_CONFIG = ("    return GPTConfig(block_size={block}, vocab_size=s['vocab_size'], n_layer=s['n_layer'],\n"
+                 "                     n_head=s['n_head'], n_embd=s['n_embd'], dropout={dropout}, bias={bias},\n"
+                 "                     tie_weights={tie})\n")
+
+
+def config(block="hf_config.get('n_positions', hf_config.get('n_ctx', 1024))", dropout="0.0", bias="True",
+           tie="s['tie_word_embeddings']", guards=GUARDS):
+    return CONFIG + guards + RETURN_CONFIG.format(block=block, dropout=dropout, bias=bias, tie=tie)
+
+
+def convert(body):
+    return CONVERT + "    out = {}\n    for k, v in state.items():\n" + body + "    return out\n"
+
+
+LOAD_GOOD_TAIL = ("    with torch.no_grad():\n"
+                  "        for k, v in w.items():\n"
+                  "            own[k].copy_(v)\n"
+                  "    return model\n")
+
+
+def build(body):
+    return BUILD + body
+
+
+WRONG = {
+    "11.gpt2_config": [
+        config(block="s['n_ctx'] if 'n_ctx' in s else 1024"),  # n_ctx before n_positions
+        config(block="s['n_positions']"),  # ignores n_ctx in old files (HF_DEFAULTS gives 1024)
+        config(dropout="s.get('resid_pdrop', 0.0)"),  # training dropout kept
+        config(bias="False"),  # GPT-2 has biases
+        config(tie="True"),  # tie_word_embeddings ignored
+        config(guards="    s = {**HF_DEFAULTS, **hf_config}\n"),  # refuses nothing
+        config(guards="    s = {**HF_DEFAULTS, **hf_config}\n"  # accepts the exact GELU too
+                      "    if s['layer_norm_epsilon'] != 1e-5: raise ValueError('layer_norm_epsilon')\n"
+                      "    if 'gelu' not in s['activation_function']: raise ValueError('activation_function')\n"
+                      "    if s['n_inner'] not in (None, 4 * s['n_embd']): raise ValueError('n_inner')\n"),
+        config(guards="    s = {**HF_DEFAULTS, **hf_config}\n"  # errors that do not name the key
+                      "    if s['layer_norm_epsilon'] != 1e-5: raise ValueError('unsupported')\n"
+                      "    if s['activation_function'] not in TANH_GELU_NAMES: raise ValueError('unsupported')\n"
+                      "    if s['n_inner'] not in (None, 4 * s['n_embd']): raise ValueError('unsupported')\n"),
+        CONFIG + "    s = dict(hf_config)\n" + GUARDS[GUARDS.index("    if"):]  # no defaults: KeyError on {}
+        + RETURN_CONFIG.format(block="s.get('n_positions', s.get('n_ctx'))", dropout="0.0", bias="True",
+                               tie="s.get('tie_word_embeddings', True)"),
+    ],
+    "11.convert": [
+        convert("        out[k.removeprefix('transformer.')] = v\n"),  # nothing transposed, buffers kept
+        convert("        k = k.removeprefix('transformer.')\n"  # not transposed
+                "        if not k.endswith(MASK_BUFFERS): out[k] = v\n"),
+        convert("        k = k.removeprefix('transformer.')\n"  # every 2-D tensor transposed (embeddings too)
+                "        if k.endswith(MASK_BUFFERS): continue\n"
+                "        out[k] = v.t() if v.dim() == 2 else v\n"),
+        convert("        k = k.removeprefix('transformer.')\n"  # transposed only where the shape is not square
+                "        if k.endswith(MASK_BUFFERS): continue\n"
+                "        out[k] = v.t() if k.endswith(CONV1D_WEIGHTS) and v.shape[0] != v.shape[1] else v\n"),
+        convert("        if k.endswith(MASK_BUFFERS): continue\n"  # prefix kept
+                "        out[k] = v.t() if k.endswith(CONV1D_WEIGHTS) else v\n"),
+        convert("        k = k.removeprefix('transformer.')\n"  # every .bias dropped, the real biases too
+                "        if k.endswith('bias'): continue\n"
+                "        out[k] = v.t() if k.endswith(CONV1D_WEIGHTS) else v\n"),
+        convert("        k = k.removeprefix('transformer.')\n"  # masked_bias kept
+                "        if k.endswith('.attn.bias'): continue\n"
+                "        out[k] = v.t() if k.endswith(CONV1D_WEIGHTS) else v\n"),
+        CONVERT + "    for k in list(state):\n"  # converts the caller's dict in place
+                  "        v = state.pop(k)\n"
+                  "        k = k.removeprefix('transformer.')\n"
+                  "        if not k.endswith(MASK_BUFFERS): state[k] = v.t() if k.endswith(CONV1D_WEIGHTS) else v\n"
+                  "    return state\n",
+        convert("        k = k.removeprefix('transformer.')\n"  # transposed with the wrong call: a reshape
+                "        if k.endswith(MASK_BUFFERS): continue\n"
+                "        out[k] = v.reshape(v.shape[1], v.shape[0]) if k.endswith(CONV1D_WEIGHTS) else v\n"),
+    ],
+    "11.load": [
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # lm_head replaced by a new Parameter: untied
+               "    for k, v in w.items():\n"
+               "        if k in dict(model.named_parameters()): model.get_parameter(k).data.copy_(v)\n"
+               "    model.lm_head.weight = nn.Parameter(w['wte.weight'].clone())\n"
+               "    return model\n",
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # strict=False: silently skips what does not fit
+               "    w['lm_head.weight'] = w['wte.weight']\n"
+               "    own = model.state_dict()\n"
+               "    model.load_state_dict({k: v for k, v in w.items() if k in own and own[k].shape == v.shape},"
+               " strict=False)\n"
+               "    return model\n",
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # shape errors that do not name the parameter
+               "    own = model.state_dict()\n    own.pop('lm_head.weight')\n    w.pop('lm_head.weight', None)\n"
+               "    if set(w) != set(own): raise ValueError(f'missing {set(own) - set(w)}, unexpected {set(w) - set(own)}')\n"
+               "    for k, v in w.items():\n"
+               "        if v.shape != own[k].shape: raise ValueError('shape mismatch')\n" + LOAD_GOOD_TAIL,
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # extra layers in the checkpoint ignored
+               "    own = model.state_dict()\n    own.pop('lm_head.weight')\n"
+               "    for k in own:\n"
+               "        if k not in w: raise KeyError(k)\n"
+               "        if w[k].shape != own[k].shape: raise ValueError(f'{k}: {tuple(w[k].shape)}')\n"
+               "    w = {k: w[k] for k in own}\n" + LOAD_GOOD_TAIL,
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # missing parameters left as they were
+               "    own = model.state_dict()\n    own.pop('lm_head.weight')\n    w.pop('lm_head.weight', None)\n"
+               "    for k, v in w.items():\n"
+               "        if k not in own or v.shape != own[k].shape: raise ValueError(k)\n" + LOAD_GOOD_TAIL,
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # returns nothing
+               "    w['lm_head.weight'] = w['wte.weight']\n"
+               "    model.load_state_dict(w)\n",
+        LOAD + "    w = {k.removeprefix('transformer.'): v for k, v in state.items()\n"  # no conversion: raw tensors
+               "         if not k.endswith(MASK_BUFFERS)}\n"
+               "    own = model.state_dict()\n    own.pop('lm_head.weight')\n    w.pop('lm_head.weight', None)\n"
+               "    with torch.no_grad():\n"
+               "        for k, v in own.items():\n"
+               "            v.copy_(w[k].reshape(v.shape))\n"
+               "    return model\n",
+    ],
+    "11.from_checkpoint": [
+        build("    model = GPT(config_from_hf(hf_config))\n"  # the exact GELU
+              "    load_gpt2_weights(model, state)\n    return model.eval()\n"),
+        build("    model = GPT(config_from_hf(hf_config))\n"  # tanh GELU in the first block only
+              "    model.h[0].mlp.gelu = nn.GELU(approximate='tanh')\n"
+              "    load_gpt2_weights(model, state)\n    return model.eval()\n"),
+        build("    model = GPT(config_from_hf(hf_config))\n"  # left in training mode
+              "    for b in model.h: b.mlp.gelu = nn.GELU(approximate='tanh')\n"
+              "    return load_gpt2_weights(model, state)\n"),
+        build("    model = GPT(config_from_hf(hf_config))\n"  # tanh GELU set before... on a copy of the config's model
+              "    for b in model.h: b.mlp.gelu = nn.GELU(approximate='tanh')\n"
+              "    fresh = GPT(config_from_hf(hf_config))\n"
+              "    load_gpt2_weights(fresh, state)\n    return fresh.eval()\n"),
+        build("    model = GPT(config_from_hf(hf_config))\n"  # ReLU instead of GELU
+              "    for b in model.h: b.mlp.gelu = nn.ReLU()\n"
+              "    load_gpt2_weights(model, state)\n    return model.eval()\n"),
+    ],
+}
+
+RIGHT = {
+    "11.gpt2_config": [
+        CONFIG + "    get = lambda key: hf_config[key] if key in hf_config else HF_DEFAULTS[key]\n"
+                 "    if not math.isclose(get('layer_norm_epsilon'), 1e-5, rel_tol=0, abs_tol=1e-12):\n"
+                 "        raise ValueError(f\"unsupported layer_norm_epsilon {get('layer_norm_epsilon')}\")\n"
+                 "    if get('activation_function') not in ('gelu_new', 'gelu_pytorch_tanh', 'gelu_fast'):\n"
+                 "        raise ValueError('activation_function must be a tanh GELU')\n"
+                 "    if get('n_inner') is not None and get('n_inner') != 4 * get('n_embd'):\n"
+                 "        raise ValueError('n_inner must be 4 * n_embd')\n"
+                 "    block = hf_config['n_positions'] if 'n_positions' in hf_config else hf_config.get('n_ctx', 1024)\n"
+                 "    c = GPTConfig()\n"
+                 "    c.block_size, c.vocab_size = block, get('vocab_size')\n"
+                 "    c.n_layer, c.n_head, c.n_embd = get('n_layer'), get('n_head'), get('n_embd')\n"
+                 "    c.dropout, c.bias, c.tie_weights = 0.0, True, bool(get('tie_word_embeddings'))\n"
+                 "    return c\n",
+    ],
+    "11.convert": [
+        CONVERT + "    import re\n"
+                  "    out = {}\n"
+                  "    for k, v in state.items():\n"
+                  "        k = re.sub(r'^transformer\\.', '', k)\n"
+                  "        if re.search(r'\\.attn\\.(masked_)?bias$', k): continue\n"
+                  "        out[k] = v.transpose(0, 1).contiguous() if re.search(r'(c_attn|c_proj|c_fc)\\.weight$', k) else v.clone()\n"
+                  "    return out\n",
+    ],
+    "11.load": [
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"  # load_state_dict: its errors name the parameter
+               "    w['lm_head.weight'] = w['wte.weight']\n"
+               "    model.load_state_dict(w)\n"
+               "    return model\n",
+        LOAD + "    w = convert_gpt2_state_dict(state)\n"
+               "    params = dict(model.named_parameters())\n"  # named_parameters lists a tied weight once
+               "    for k in params:\n"
+               "        if k not in w: raise KeyError(f'{k} is missing from the checkpoint')\n"
+               "        if w[k].shape != params[k].shape:\n"
+               "            raise ValueError(f'size mismatch for {k}: {tuple(w[k].shape)} vs {tuple(params[k].shape)}')\n"
+               "    extra = set(w) - set(params) - {'lm_head.weight'}\n"
+               "    if extra: raise ValueError(f'unexpected {sorted(extra)}')\n"
+               "    with torch.no_grad():\n"
+               "        for k, p in params.items(): p.copy_(w[k])\n"
+               "    return model\n",
+    ],
+    "11.from_checkpoint": [
+        build("    model = GPT(config_from_hf(hf_config))\n"
+              "    load_gpt2_weights(model, state)\n"
+              "    for m in model.modules():\n"
+              "        if isinstance(m, nn.GELU): m.approximate = 'tanh'\n"
+              "    model.train(False)\n    return model\n"),
+    ],
+}
