@@ -16,8 +16,7 @@ lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 .PHONY: help setup data kernel lab jail test lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s
-", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed data kernel ## create .venv, install pinned packages, fetch data, register the kernel
 	@$(PY) -m autograder.jail.install --check
