@@ -129,6 +129,32 @@ def gradescope_path(root: Path, inbox: Path, count: int) -> list[float]:
     return times
 
 
+def jail_cost(root: Path, inbox: Path, count: int) -> list[str]:
+    """Seconds per notebook with and without the jail, on both paths, for the same `count` notebooks."""
+    from .grade import grade_report
+    from .source import Source
+
+    students = sorted(p for p in inbox.iterdir())[:count]
+    small = root / "jail-cost-inbox"
+    for path in students:
+        shutil.copytree(path, small / path.name)
+    notebooks = sum(len(Source(p).lessons()) for p in students)
+    lines = []
+    for jail in ("bwrap", "in-process"):
+        started = time.perf_counter()
+        for path in students:
+            grade_report(Source.parse(path), sorted(Source(path).lessons()), jail=jail, parallel=1)
+        lines.append(f"make grade path, {jail}: {(time.perf_counter() - started) / notebooks:.2f} s per notebook")
+    for jailed in (True, False):  # without: an ordinary kernel and in-process checks, for measuring only
+        course = make_course(root / f"jail-cost-{jailed}")
+        timed([sys.executable, "-m", "autograder.instructor", "collect", str(small)], course)
+        options = [] if jailed else ["--JailedExecute.jail=none", "--GradeChecks.jail=in-process"]
+        seconds = timed([sys.executable, "-m", "nbgrader", "autograde", "*", *options], course)
+        kind = "jailed kernel and checks" if jailed else "no jail at all (ordinary kernel, checks in process)"
+        lines.append(f"nbgrader path, {kind}: {seconds / notebooks:.2f} s per notebook")
+    return lines
+
+
 def report(rows: list[tuple[str, int, int, float]], per_student: list[float], cores: int, load: tuple) -> str:
     lines = [f"machine: {cores} cores; load average {load[0]:.1f} before, {load[1]:.1f} after", "",
              "| path | jobs | submissions | seconds | per minute | per hour |", "| --- | --- | --- | --- | --- | --- |"]
@@ -154,6 +180,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.bench_grading", description=__doc__.split("\n\n")[0])
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--gradescope", type=int, default=3, help="submissions to time through run_autograder")
+    parser.add_argument("--jail-cost", type=int, default=4, help="students whose notebooks time the jail's cost")
     args = parser.parse_args(argv)
     cores = os.cpu_count() or 1
     load_before = os.getloadavg()[0]
@@ -174,7 +201,11 @@ def main(argv=None) -> int:
                 raise SystemExit(f"{path}: JOBS=2 graded differently from JOBS=1")
         print("Gradescope run_autograder ...", flush=True)
         per_student = gradescope_path(root, inbox, args.gradescope)
-    text = report(rows, per_student, cores, (load_before, os.getloadavg()[0])) + "\nJOBS=2 grades equal JOBS=1 grades on both paths."
+        print("the jail's cost per notebook ...", flush=True)
+        cost = jail_cost(root, inbox, args.jail_cost)
+    text = (report(rows, per_student, cores, (load_before, os.getloadavg()[0]))
+            + "\nJOBS=2 grades equal JOBS=1 grades on both paths.\n\nThe jail's cost (JOBS=1, "
+            + f"{args.jail_cost} students' notebooks):\n" + "\n".join(f"- {line}" for line in cost))
     print("\n" + text)
     (OUT / "bench.md").write_text(text + "\n")
     return 0
