@@ -4,6 +4,7 @@ import torch
 
 from ..compare import check_unchanged
 from ..tasks import task
+from .kit import case, generator
 
 IGNORE_INDEX = -100
 
@@ -29,7 +30,7 @@ def format_cases(format_prompt):
 
 
 def ids(n, seed, vocab=50):
-    return torch.randint(1, vocab, (n,), generator=torch.Generator().manual_seed(seed)).tolist()
+    return torch.randint(1, vocab, (n,), generator=generator(seed)).tolist()
 
 
 @task("12.collate", points=3, target="collate",
@@ -49,10 +50,11 @@ def collate_cases(collate):
     return cases
 
 
-def loss_and_grad(instruction_loss, logits, targets):
+def loss_and_grad(instruction_loss, label, logits, targets):
     logits = logits.detach().clone().requires_grad_(True)
     loss = instruction_loss(logits, targets)
-    loss.backward()
+    with case(f"{label}: loss.backward()"):  # a loss cut off from the logits fails here
+        loss.backward()
     grad = logits.grad if logits.grad is not None else torch.zeros_like(logits)
     return {"loss": loss.detach(), "gradient of the logits": grad}
 
@@ -60,24 +62,27 @@ def loss_and_grad(instruction_loss, logits, targets):
 @task("12.loss", points=2, target="instruction_loss",
       hint="F.cross_entropy on the (B*T, V) and (B*T,) views with ignore_index=IGNORE_INDEX (reshape, not view); 0 with a gradient when every target is ignored")
 def loss_cases(instruction_loss):
-    gen = torch.Generator().manual_seed(20)
+    gen = generator(20)
     cases = {}
+
+    def run(label, logits, targets):
+        cases[label] = loss_and_grad(instruction_loss, label, logits, targets)
+
     logits = torch.randn(3, 6, 11, generator=gen) * 2
     targets = torch.randint(11, (3, 6), generator=gen)
     targets[0, :4] = IGNORE_INDEX
     targets[1, 3:] = IGNORE_INDEX
     targets[2, ::2] = IGNORE_INDEX
-    cases["(3, 6, 11) logits, some targets ignored"] = loss_and_grad(instruction_loss, logits, targets)
-    cases["nothing ignored"] = loss_and_grad(instruction_loss, logits, torch.randint(11, (3, 6), generator=gen))
+    run("(3, 6, 11) logits, some targets ignored", logits, targets)
+    run("nothing ignored", logits, torch.randint(11, (3, 6), generator=gen))
     one = torch.full((2, 5), IGNORE_INDEX)
     one[1, 2] = 4
-    cases["a single target counts"] = loss_and_grad(instruction_loss, torch.randn(2, 5, 7, generator=gen), one)
-    cases["every target ignored"] = loss_and_grad(instruction_loss, torch.randn(2, 4, 7, generator=gen),
-                                                  torch.full((2, 4), IGNORE_INDEX))
+    run("a single target counts", torch.randn(2, 5, 7, generator=gen), one)
+    run("every target ignored", torch.randn(2, 4, 7, generator=gen), torch.full((2, 4), IGNORE_INDEX))
     wide = torch.randn(5, 2, 9, generator=gen).transpose(0, 1)  # (2, 5, 9), not contiguous
     t = torch.randint(9, (2, 5), generator=gen)
     t[0, 0] = IGNORE_INDEX
-    cases["non-contiguous logits (2, 5, 9)"] = loss_and_grad(instruction_loss, wide, t)
+    run("non-contiguous logits (2, 5, 9)", wide, t)
     return cases
 
 
