@@ -1,8 +1,8 @@
 """Lesson 11's reference GPT is GPT-2: on GPT-2-shaped checkpoints its logits equal those of
-Hugging Face's `transformers` GPT2LMHeadModel within 1e-4.
+Hugging Face's `transformers` GPT2LMHeadModel within 2e-5.
 
-`transformers` is a test-only dependency: nothing in lessons/, solutions/, autograder/ or capstone/
-imports it (the last test here makes sure).
+`transformers` is a test-only dependency: nothing in solutions/ (so nothing released from it),
+autograder/ or capstone/ imports it (the last test here makes sure).
 """
 
 import json
@@ -19,7 +19,7 @@ from autograder.tasks import get_task
 
 transformers = pytest.importorskip("transformers")
 
-TOLERANCE = 1e-4
+TOLERANCE = 2e-5  # the logits are of order 1; measured differences are ~1e-6 (float32 rounding)
 CONFIGS = {
     "the grader's config (2 layers x 24, 3 heads)": hf_config(),
     "3 layers x 16, 4 heads, context 12": hf_config(n_layer=3, n_embd=16, n_head=4, n_positions=12, n_ctx=12,
@@ -99,7 +99,7 @@ def test_the_exact_gelu_is_not_gpt2(reference):
 def test_course_code_never_imports_transformers():
     pattern = re.compile(r"^\s*(import transformers|from transformers\b)", re.MULTILINE)
     offenders = []
-    for folder in ("autograder", "capstone", "solutions", "lessons", "datasets"):
+    for folder in ("autograder", "capstone", "solutions", "datasets"):  # a release of solutions/ holds less
         for path in (REPO_ROOT / folder).rglob("*"):
             if path.suffix in (".py", ".ipynb") and pattern.search(path.read_text(encoding="utf-8")):
                 offenders.append(str(path.relative_to(REPO_ROOT)))
