@@ -123,18 +123,18 @@ def test_a_whole_run_from_gpt2_weights_in_a_folder(tmp_path):
     assert (tmp_path / "out" / "ckpt.pt").exists()
 
 
-def test_it_refuses_lessons_that_do_not_pass(monkeypatch, tmp_path):
+def test_it_refuses_lessons_that_do_not_pass(monkeypatch, tmp_path, release_dir):
     seen = {}
 
     def failing(source, lessons, grade=None):
-        seen["lessons"] = lessons
+        seen["needed"] = lessons
         return [assemble.Failing("12.collate", "failed", "x (B=3, T=11): values differ")]
 
     monkeypatch.setattr(assemble, "failing_tasks", failing)
-    with pytest.raises(assemble.NotReady) as refused:
-        finetune.run("lessons", ckpt=tmp_path / "none.pt", out=tmp_path / "out", quiet=True)
+    with pytest.raises(assemble.NotReady) as refused:  # a student's course: the released notebooks
+        finetune.run(release_dir, ckpt=tmp_path / "none.pt", out=tmp_path / "out", quiet=True)
     message = str(refused.value)
     assert "make finetune needs lessons" in message and "12.collate" in message
     assert "make finetune SOURCE=solutions" in message
-    assert {"01", "07", "08", "09", "10", "12"} <= set(seen["lessons"])
+    assert {"01", "07", "08", "09", "10", "12"} <= set(seen["needed"])  # and what they load
     assert not (tmp_path / "out").exists()
