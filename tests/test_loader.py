@@ -107,3 +107,20 @@ def test_nested_loads_follow_the_dependency_source(tmp_path, release_dir):
     with_stubs = load_lesson(folder / "02_later.ipynb", deps=release_dir)
     with pytest.raises(NotImplementedError):
         with_stubs.L01.build_vocab("ba")
+
+
+
+def test_the_package_exports_the_functions_a_notebook_imports():
+    """`from autograder import check, load_lesson` in a set-up cell gives callables: they are imported
+    lazily (importing the package stays cheap), and no submodule of the same name shadows them."""
+    import subprocess
+    import sys
+
+    cheap = "import sys, autograder; assert 'torch' not in sys.modules"
+    exported = ("import autograder.check_cell, autograder.loader, autograder.paths\n"
+                "from autograder import check, load_lesson, read_tinyshakespeare, LessonLoadError\n"
+                "assert callable(check) and callable(load_lesson) and callable(read_tinyshakespeare)\n"
+                "assert issubclass(LessonLoadError, Exception)")
+    for code in (cheap, exported):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr

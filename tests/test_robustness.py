@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import torch
 
-from autograder.check import check, check_namespace
+from autograder.check_cell import check, check_namespace
 from autograder.compare import check_unchanged, to_plain
 from autograder.fixtures import expected_for
 from autograder.grade import grade, grade_report
