@@ -9,6 +9,8 @@ LESSON ?=
 export MPLBACKEND = Agg
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE = 1
+# a make run from a make (CI's `make test` runs `make gpt2`) would add "Entering directory" lines to output
+MAKEFLAGS += --no-print-directory
 
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 

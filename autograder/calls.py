@@ -85,6 +85,15 @@ def _reraise_named(name: str, args: tuple, kwargs: dict, err: Exception) -> None
 PASS_THROUGH = (NotImplementedError, RecursionError, MemoryError, CheckFailed)  # run_exercise words these
 
 
+def out_of_memory(err: BaseException) -> bool:
+    """torch reports a failed allocation as a RuntimeError; run_exercise words it as a memory limit."""
+    try:
+        message = str(err)
+    except Exception:  # noqa: BLE001 - a student's exception whose str() fails
+        return False
+    return "can't allocate memory" in message or "not enough memory" in message
+
+
 def named_function(fn: Callable, name: str) -> Callable:
     @functools.wraps(fn)
     def call(*args, **kwargs):
@@ -93,6 +102,8 @@ def named_function(fn: Callable, name: str) -> Callable:
         except PASS_THROUGH:
             raise
         except Exception as err:  # noqa: BLE001 - student code may raise anything
+            if out_of_memory(err):
+                raise
             _reraise_named(name, args, kwargs, err)
 
     return call
@@ -108,6 +119,8 @@ def named_method(cls: type, method: str) -> type:
         except PASS_THROUGH:
             raise
         except Exception as err:  # noqa: BLE001 - student code may raise anything
+            if out_of_memory(err):
+                raise
             _reraise_named(f"{cls.__name__}.{method}", args, kwargs, err)
 
     functools.update_wrapper(call, original)

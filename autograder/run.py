@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import torch
 
+from .calls import out_of_memory
 from .compare import CheckFailed, to_plain
 from .tasks import Task
 
@@ -97,20 +98,13 @@ def run_exercise(task: Task, lookup: Callable[[str], Any], missing: Callable[[st
     except KeyboardInterrupt:
         return Outcome("error", reason="raised KeyboardInterrupt: remove that raise (or the input() it guards)")
     except BaseException as err:  # noqa: BLE001 - student code may raise anything
-        if "can't allocate memory" in _text(err) or "not enough memory" in _text(err):
+        if out_of_memory(err):
             return Outcome("error", reason="ran out of memory (" + describe_exception(err)[7:80] + ")")
         return Outcome("error", reason=describe_exception(err))
     try:
         return Outcome("ok", value=to_plain(value))
     except BaseException as err:  # noqa: BLE001 - e.g. a tensor that cannot be copied
         return Outcome("error", reason=f"returned something that cannot be checked ({describe_exception(err)[7:]})")
-
-
-def _text(err: BaseException) -> str:
-    try:
-        return str(err)
-    except Exception:  # noqa: BLE001
-        return ""
 
 
 def judge(task: Task, outcome: Outcome, expected: Any) -> Verdict:
