@@ -100,7 +100,7 @@ sample: ## generate text from the latest checkpoint (OUT=, PROMPT=, TOKENS=, TEM
 model: ## your whole GPT in one file: runs/<name>/model.py, checked against its checkpoint (OUT=, SOURCE=)
 	$(PY) -m capstone.model_file $(capstone_source) $(if $(OUT),--out "$(OUT)")
 
-bench: ## time-to-quality: the reference vs the nanoGPT-README baseline (minutes; CEILING=1 adds the 15-min run)
+bench: ## time-to-quality: cpu-fast (Muon), cpu-small (AdamW), the nanoGPT-README baseline (CEILING=1: +15 min)
 	$(PY) -m capstone.bench $(if $(CEILING),--ceiling) $(if $(SEEDS),--seeds $(SEEDS)) $(ARGS)
 
 # --- lessons 11-12: GPT-2's weights in your GPT, instruction fine-tuning (docs/gpt2-and-finetuning.md) ---

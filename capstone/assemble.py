@@ -131,8 +131,9 @@ def failing_tasks(source: Source, lessons: list[str], grade: Callable | None = N
             failing.append(Failing(f"{lesson}.*", "not started", f"all {len(mine)} tasks"))
         else:
             failing += [Failing(v.task, v.status, v.reason) for v in mine if v.status != "passed"]
-    GRADE_CACHE.parent.mkdir(parents=True, exist_ok=True)
-    GRADE_CACHE.write_text(json.dumps({key: [f.__dict__ for f in failing]}, indent=1))
+    cache[key] = [f.__dict__ for f in failing]
+    GRADE_CACHE.parent.mkdir(parents=True, exist_ok=True)  # the latest few: make train asks for 2 (optim.py)
+    GRADE_CACHE.write_text(json.dumps(dict(list(cache.items())[-8:]), indent=1))
     return failing
 
 

@@ -1,13 +1,16 @@
 """Time-to-quality benchmark: `make bench` (minutes) and `make bench CEILING=1` (+15 minutes).
 
-Trains, in one process and alternating seed by seed so that both see the same machine load:
-- the reference (preset cpu-small, the course's reference lessons), and
+Trains, in one process and alternating seed by seed so that all of them see the same machine load:
+- muon: preset cpu-fast, cpu-small's model with lesson 13's Muon for the block matrices,
+- the reference: preset cpu-small, lesson 10's AdamW, and
 - the baseline: the nanoGPT README's CPU run (4 layers, 4 heads, 128 dims, block 64, batch 12,
   2000 iterations, lr 1e-3 cosine) in the same course code (preset "baseline").
-Both are evaluated on 200 validation batches at regular step intervals (evaluation time is not
-training time). It prints, and writes to runs/bench/: the time-to-val-loss curves (bench.png),
-time to val <= 1.90, final val, tokens/s, model FLOP utilisation against this machine's measured
-fp32 matmul peak, and the baseline/reference time ratio (bench.json, bench.md).
+Each is evaluated on 200 validation batches at regular step intervals (every 25 steps for the two
+fast presets, 100 for the baseline; evaluation time is not training time). It prints, and writes to
+runs/bench/: the time-to-val-loss curves (bench.png), the time and steps to val <= 1.90 of every
+seed, final val, tokens/s, model FLOP utilisation against this machine's measured fp32 matmul peak,
+and the time ratios (bench.json, bench.md). `make bench CEILING=1` adds one 15-minute cpu-best run
+(Muon) and prints its val loss at the end.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import torch
 from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
-from . import runtime
+from . import optim, runtime
 from .errors import CapstoneError, print_error
 from .plot import plot_bench
 from .presets import PRESETS
@@ -57,6 +60,11 @@ def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
     return next((t for t, v in curve if v <= target), None)
 
 
+def config_for(preset: str, source: Source):
+    """The preset's config; a Muon preset falls back to AdamW if lesson 13 does not pass in `source`."""
+    return optim.choose(preset, PRESETS[preset], {}, source)
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -69,7 +77,8 @@ def cpu_name() -> str:
 
 def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: Source, peak: float,
             threads: int, clock: str = "wall") -> dict:
-    config = replace(PRESETS[preset], seed=seed, eval_interval=eval_interval, eval_iters=10, clock=clock,
+    preset, config = config_for(preset, source)
+    config = replace(config, seed=seed, eval_interval=eval_interval, eval_iters=10, clock=clock,
                      final_eval_iters=200, threads=threads, sample_tokens=0 if name != "ceiling" else 1000)
     print(f"\n=== {name} (preset {preset}, seed {seed}) ===", flush=True)
     summary = run(config, source=source, out=out_root / f"{name}-s{seed}", fresh=True, check_lessons=False,
@@ -77,17 +86,19 @@ def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Pat
     if summary.get("interrupted"):
         raise CapstoneError("benchmark interrupted")
     history = json.loads((out_root / f"{name}-s{seed}" / "history.json").read_text())
+    steps_curve = [(e[0], e[3]) for e in history["evals"]]  # (step, val loss)
     curve = [(e[1], e[3]) for e in history["evals"]]  # (wall-clock training seconds, val loss)
     cpu_curve = [(e[4], e[3]) for e in history["evals"]]  # (CPU seconds per thread, val loss)
     mfu = summary["tokens_per_s"] * summary["flops_per_token"] / (peak * 1e9)
     tokens = summary["step"] * config.batch_size * config.block_size
-    return {"name": name, "preset": preset, "seed": seed, "steps": summary["step"],
+    return {"name": name, "preset": preset, "optimizer": config.optimizer, "seed": seed, "steps": summary["step"],
             "train_time": summary["train_time"], "cpu_time": summary["cpu_time"], "wall_time": summary["wall_time"],
             "val": summary["val"], "tokens_per_s": summary["tokens_per_s"], "mfu": round(mfu, 4),
             "cpu_tokens_per_s": round(tokens / summary["cpu_time"]),
             "cpu_mfu": round(tokens / summary["cpu_time"] * summary["flops_per_token"] / (peak * 1e9), 4),
             "params": summary["params"], "curve": curve, "cpu_curve": cpu_curve,
             "time_to_target": time_to(curve, TARGET), "cpu_time_to_target": time_to(cpu_curve, TARGET),
+            "steps_to_target": time_to(steps_curve, TARGET),
             "sample": summary.get("sample", "")}
 
 
@@ -117,6 +128,7 @@ def report(results: list[dict], peak: float, load: tuple, threads: int) -> str:
         lines.append(f"{name}: mean final val {statistics.mean(r['val'] for r in runs):.4f}, mean train time "
                      f"{statistics.mean(r['train_time'] for r in runs):.1f} s, val<={TARGET} reached in "
                      f"{len(hits)}/{len(runs)} runs" + (f" (mean {statistics.mean(hits):.1f} s)" if hits else ""))
+    lines += per_seed(by_name)
     ref, base = by_name.get("reference"), by_name.get("baseline")
     for clock, curve_key, time_key in (("wall", "curve", "train_time"), ("cpu", "cpu_curve", "cpu_time")):
         if not (ref and base):
@@ -131,13 +143,41 @@ def report(results: list[dict], peak: float, load: tuple, threads: int) -> str:
     return "\n".join(lines)
 
 
+def per_seed(by_name: dict[str, list[dict]]) -> list[str]:
+    """Time and steps to val <= TARGET, seed by seed, for the Muon preset, the AdamW reference and the baseline."""
+    compared = [name for name in ("muon", "reference", "baseline") if name in by_name]
+    if not {"muon", "reference"} <= set(compared):
+        return []
+    lines = ["", f"time to val <= {TARGET} per seed: training seconds, wall [CPU per thread], at step:"]
+    seeds = sorted({r["seed"] for name in compared for r in by_name[name]})
+    for seed in seeds:
+        parts = []
+        for name in compared:
+            r = next((r for r in by_name[name] if r["seed"] == seed), None)
+            if r is not None:
+                reached = (f"{fmt(r['time_to_target'])} s [{fmt(r['cpu_time_to_target'])}] at step "
+                           f"{r['steps_to_target']}" if r["time_to_target"] is not None else "never")
+                parts.append(f"{name} ({r['preset']}, {r['optimizer']}) {reached}")
+        lines.append(f"  seed {seed}: " + " | ".join(parts))
+    for clock, key in (("wall", "time_to_target"), ("cpu", "cpu_time_to_target")):
+        muon = [r[key] for r in by_name["muon"]]
+        adamw = [r[key] for r in by_name["reference"]]
+        if None not in muon and None not in adamw:
+            lines.append(f"{clock} clock: muon {statistics.mean(muon):.1f} s vs reference {statistics.mean(adamw):.1f} s "
+                         f"to val <= {TARGET}: {statistics.mean(adamw) / statistics.mean(muon):.2f}x faster")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m capstone.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=2, help="seeds per configuration (default 2)")
     parser.add_argument("--source", default="solutions", help="whose lessons to benchmark (default the reference)")
-    parser.add_argument("--reference", default="cpu-small", help="preset to compare with the baseline")
-    parser.add_argument("--ceiling", action="store_true", help="also run the 15-minute cpu-best preset once")
+    parser.add_argument("--reference", default="cpu-small", help="the AdamW preset to compare (default cpu-small)")
+    parser.add_argument("--muon", default="cpu-fast", help="the Muon preset to compare (default cpu-fast)")
+    parser.add_argument("--ceiling", action="store_true", help="also run the 15-minute ceiling preset once")
+    parser.add_argument("--ceiling-preset", default="cpu-best",
+                        help="preset of the ceiling run (default cpu-best, Muon; cpu-best-adamw for AdamW)")
     parser.add_argument("--ceiling-only", action="store_true", help="only the 15-minute run")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads (default: all cores)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -158,18 +198,19 @@ def bench(args) -> int:
     load_before = os.getloadavg()[0]
     peak = matmul_peak_gflops(threads)
     print(f"fp32 matmul peak with {threads} threads: {peak:.0f} GFLOP/s; load average {load_before:.1f}")
-    results = []
+    results, source = [], Source.parse(args.source)
     if not args.ceiling_only:
         for seed in range(1337, 1337 + args.seeds):
-            results.append(one_run("reference", args.reference, seed, 100, args.out, Source.parse(args.source), peak, threads))
-            results.append(one_run("baseline", "baseline", seed, 100, args.out, Source.parse(args.source), peak, threads))
+            results.append(one_run("muon", args.muon, seed, 25, args.out, source, peak, threads))
+            results.append(one_run("reference", args.reference, seed, 25, args.out, source, peak, threads))
+            results.append(one_run("baseline", "baseline", seed, 100, args.out, source, peak, threads))
     if args.ceiling or args.ceiling_only:
-        results.append(one_run("ceiling", "cpu-best", 1337, 500, args.out, Source.parse(args.source), peak, threads, args.clock))
+        results.append(one_run("ceiling", args.ceiling_preset, 1337, 500, args.out, source, peak, threads, args.clock))
     text = report(results, peak, (load_before, os.getloadavg()[0]), threads)
     ceiling = [r for r in results if r["name"] == "ceiling"]
     for r in ceiling:
         for clock, curve in (("wall", r["curve"]), ("cpu", r["cpu_curve"])):
-            text += (f"\nceiling (cpu-best, {clock} clock): val {r['val']:.4f} after "
+            text += (f"\nceiling ({r['preset']}, {r['optimizer']}, {clock} clock): val {r['val']:.4f} after "
                      f"{r['train_time' if clock == 'wall' else 'cpu_time']:.0f} s; val<={CEILING_TARGET} at "
                      f"{fmt(time_to(curve, CEILING_TARGET), '.0f', 'never')} s, <=1.60 at "
                      f"{fmt(time_to(curve, 1.60), '.0f', 'never')} s")

@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
-from . import assemble, checkpoint, model_file, runtime
+from . import assemble, checkpoint, model_file, optim, runtime
 from .errors import CapstoneError, print_error
 from .plot import plot_losses
 from .presets import DEFAULT_PRESET, PRESETS, TrainConfig, describe_presets, field_names, get_preset, with_overrides
@@ -298,11 +298,11 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     train_data, val_data = course.train_val_split(data, 0.9)
 
-    # 3. model (lessons 07-09) and optimizer (lesson 10)
+    # 3. model (lessons 07-09) and optimizer (lesson 10's AdamW, or lesson 13's Muon + AdamW)
     gpt_config = gpt_config_for(course, config, tokenizer.vocab_size)
     torch.manual_seed(config.seed)  # same seed on every process: identical initial weights
     model = course.GPT(gpt_config).to(rt.device)
-    optimizer = course.configure_optimizer(model, config.lr, config.weight_decay, (config.beta1, config.beta2))
+    optimizer = optim.build(course, model, config, source)
     use_multi_tensor_adamw(optimizer)
     state = Run(rt, config, course, source, out, label, val_iters, tokenizer, train_data, val_data, gpt_config,
                 model, optimizer)
@@ -381,8 +381,7 @@ def train_loop(state: Run, *, quiet: bool = False, save_during: bool = True) -> 
             while not finished(config, state.step, state.clock()):
                 t0, c0, before = time.perf_counter(), time.process_time(), state.clock()
                 lr = learning_rate(course, config, state.step, state.clock(), state.warmup_end_time)
-                for group in state.optimizer.param_groups:
-                    group["lr"] = lr
+                optim.set_lr(state.optimizer, lr, config)  # each group in proportion to its own peak
                 x, y = course.get_batch(state.train_data, config.block_size, config.batch_size,
                                         generator=state.batch_gen, device=rt.device)
                 loss = float(course.train_step(state.trainee, state.optimizer, x, y, config.grad_clip))
@@ -476,10 +475,12 @@ def finish(state: Run, session: Session, *, sample: bool = True) -> dict:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        config = config_from_args(args)
-        out = args.out or default_out(args.preset, config)
-        run(config, source=Source.parse(args.source), device=args.device, out=out, fresh=args.fresh,
-            check_lessons=not args.no_grade, quiet=args.quiet, label=args.preset)
+        source = Source.parse(args.source)
+        # a Muon preset needs lesson 13 to pass; until then it trains its AdamW fallback (capstone/optim.py)
+        preset, config = optim.choose(args.preset, config_from_args(args), vars(args), source, not args.no_grade)
+        out = args.out or default_out(preset, config)
+        run(config, source=source, device=args.device, out=out, fresh=args.fresh,
+            check_lessons=not args.no_grade, quiet=args.quiet, label=preset)
     except CapstoneError as err:
         return print_error(err)
     return 0
