@@ -8,7 +8,7 @@ from torch.nn import functional as F
 
 from ..compare import CheckFailed, check_unchanged
 from ..tasks import task
-from .lesson08 import randn, set_params
+from .kit import case, randn, set_params
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +217,8 @@ def configure_cases(configure_optimizer, Muon):
     }
     for label, (shape, (lr, wd, betas, muon_lr, momentum)) in setups.items():
         model = TinyGPT(**shape)
-        set_params(model, 0)
+        set_params(model, 0, scale=0.5)  # the values do not matter here: which optimizer gets which tensor does
         optimizers = configure_optimizer(model, lr, wd, betas, muon_lr=muon_lr, momentum=momentum)
-        cases[label] = describe(optimizers, model, Muon)
+        with case(label):
+            cases[label] = describe(optimizers, model, Muon)
     return cases
