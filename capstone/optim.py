@@ -28,6 +28,7 @@ from .presets import FALLBACK, TrainConfig, get_preset, with_overrides
 
 LESSON = "13"
 USES = ["newton_schulz", "Muon", "configure_optimizer"]  # what the capstone takes from lesson 13
+NS_TIMINGS = 5  # timed orthogonalisations per precision when ns_precision is "auto"
 
 
 class Optimizers:
@@ -153,8 +154,10 @@ def ns_precision(newton_schulz, matrices, device_type: str, requested: str) -> t
     """float32 or bfloat16 for Newton-Schulz's products, and why: asked for, or measured here.
 
     On a CPU, bfloat16 is fast only with bfloat16 units (recent Intel Xeons: AVX512-BF16 and AMX);
-    without them it is emulated and many times slower (an AMD EPYC here: 20x). So "auto" times one
-    orthogonalisation of the largest matrix both ways."""
+    without them it is emulated and many times slower (an AMD EPYC here: 7 to 25x). So "auto" times
+    one orthogonalisation of the largest matrix both ways, on one thread: whether a core has bfloat16
+    units does not depend on the thread count, and a team of threads on a machine busy with other
+    work waits for its slowest member, which made single timings 100x off here."""
     if requested in ("float32", "bfloat16"):
         return requested, "--ns-precision"
     if requested != "auto":
@@ -167,17 +170,19 @@ def ns_precision(newton_schulz, matrices, device_type: str, requested: str) -> t
         return "float32", "the default"
     shape = max((tuple(p.shape) for p in matrices), key=lambda s: s[0] * s[1])
     G = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+    seconds = {False: float("inf"), True: float("inf")}
     threads = torch.get_num_threads()
-    seconds = {}
-    for low in (False, True):
-        best = float("inf")
-        for _ in range(3):  # the first call warms up
-            t0, c0 = time.perf_counter(), time.process_time()
-            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
-                newton_schulz(G, 2)
-            # a busy machine inflates the wall clock; CPU time per thread much less
-            best = min(best, time.perf_counter() - t0, (time.process_time() - c0) / threads)
-        seconds[low] = best
+    torch.set_num_threads(1)
+    try:
+        for attempt in range(NS_TIMINGS + 1):  # alternating, so both see the same load; round 0 warms up
+            for low in (False, True):
+                t0 = time.perf_counter()
+                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
+                    newton_schulz(G, 2)
+                if attempt:
+                    seconds[low] = min(seconds[low], time.perf_counter() - t0)
+    finally:
+        torch.set_num_threads(threads)
     ratio = seconds[False] / max(seconds[True], 1e-9)
     if ratio > 1.2:
         return "bfloat16", f"measured {ratio:.1f}x faster than float32 on this CPU"
