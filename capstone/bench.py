@@ -1,7 +1,7 @@
 """Time-to-quality benchmark: `make bench` (minutes) and `make bench CEILING=1` (+15 minutes).
 
 Trains, in one process and alternating seed by seed so that all of them see the same machine load:
-- muon: preset cpu-fast, cpu-small's model with lesson 13's Muon for the block matrices,
+- muon: preset cpu-fast, a narrower cpu-small (2 x 96) with lesson 13's Muon for the block matrices,
 - the reference: preset cpu-small, lesson 10's AdamW, and
 - the baseline: the nanoGPT README's CPU run (4 layers, 4 heads, 128 dims, block 64, batch 12,
   2000 iterations, lr 1e-3 cosine) in the same course code (preset "baseline").

@@ -67,10 +67,13 @@ PRESETS: dict[str, TrainConfig] = {
         description="~30 s on 2 quiet CPU cores: val loss < 1.90 after ~20 s, ~1.78 at the end (2 layers x 128)",
         n_layer=2, n_head=4, n_embd=128, block_size=64, batch_size=16, max_iters=1500, warmup_iters=50,
         lr=6e-3, min_lr=6e-4, eval_interval=100),
-    # Lesson 13: the cpu-small model with Muon for the block matrices, in about half the steps.
+    # Lesson 13: a narrower cpu-small with Muon for the block matrices. Muon halves the steps to val 1.90,
+    # but its Newton-Schulz costs ~40% more per step at width 128 in float32 (CPUs without bfloat16
+    # units); at width 96 a step costs what cpu-small's does at 128 minus a third (docs/speedrun.md).
     "cpu-fast": TrainConfig(
-        description="cpu-small's model (2 x 128) with your Muon (lesson 13): val < 1.90 in about half the steps",
-        n_layer=2, n_head=4, n_embd=128, block_size=64, batch_size=16, max_iters=700, warmup_iters=50,
+        description="your Muon (lesson 13) on a narrower cpu-small (2 x 96): val < 1.90 in ~500 steps, "
+                    "~15 s on 2 quiet CPU cores",
+        n_layer=2, n_head=4, n_embd=96, block_size=64, batch_size=16, max_iters=550, warmup_iters=50,
         lr=6e-3, min_lr=6e-4, optimizer="muon", muon_lr=0.03, eval_interval=100),
     # Fifteen minutes of CPU for the best val loss we found in that time (Muon: lesson 13).
     "cpu-best": TrainConfig(
