@@ -50,8 +50,8 @@ STATED = [
     ("docs/benchmarks.md", r"configuration \((\d+) layers, (\d+) heads, (\d+) dims, block (\d+), batch (\d+), "
      r"([\d,]+) iterations, lr ([\d.e-]+)", "baseline",
      ("n_layer", "n_head", "n_embd", "block_size", "batch_size", "max_iters", "lr")),
-    ("docs/benchmarks.md", r"`cpu-best` \((\d+) layers × (\d+), (\d+) heads, block (\d+), batch (\d+), lr ([\d.e-]+), "
-     r"cosine over a (\d+)-second\s+budget", "cpu-best",
+    ("docs/benchmarks.md", r"`cpu-best-adamw` \((\d+) layers × (\d+), (\d+) heads, block (\d+), batch (\d+), lr ([\d.e-]+), "
+     r"cosine over a (\d+)-second\s+budget", "cpu-best-adamw",
      ("n_layer", "n_embd", "n_head", "block_size", "batch_size", "lr", "time_budget")),
     ("docs/capstone.md", r"preset cpu-small \((\d+) × (\d+), ([\d,]+) steps\)", "cpu-small",
      ("n_layer", "n_embd", "max_iters")),
