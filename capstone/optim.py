@@ -141,6 +141,7 @@ def build(course, model, config: TrainConfig, source: Source):
             group["initial_lr"] = group["lr"]  # each group's own peak (torch's LR schedulers use this key too)
             if opt in muons:
                 group["ns_steps"] = config.ns_steps
+                group["weight_decay"] = config.muon_weight_decay
     device_type = next(model.parameters()).device.type
     matrices = [p for opt in muons for group in opt.param_groups for p in group["params"]]
     precision, why = ns_precision(lesson.newton_schulz, matrices, device_type, config.ns_precision)

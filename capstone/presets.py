@@ -45,6 +45,7 @@ class TrainConfig:
     optimizer: str = "adamw"  # "adamw" (lesson 10) or "muon" (lesson 13; falls back to FALLBACK[preset] until it passes)
     muon_lr: float = 0.03  # Muon's peak learning rate (lr stays AdamW's, for embeddings and norms)
     momentum: float = 0.95  # Muon's Nesterov momentum
+    muon_weight_decay: float = 0.0  # decoupled weight decay of the Muon matrices (Muon's own weight_decay)
     ns_steps: int = 5  # Newton-Schulz iterations per orthogonalisation
     ns_precision: str = "auto"  # its matrix products: "float32", "bfloat16", or "auto" (the faster, measured)
     # --- evaluation, logging, output ---

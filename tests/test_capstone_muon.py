@@ -62,10 +62,12 @@ def test_set_lr_keeps_each_groups_own_peak():
 
     lesson09 = load_lesson("09", source=SOURCE)
     model = lesson09.GPT(lesson09.GPTConfig(block_size=8, vocab_size=11, n_layer=1, n_head=2, n_embd=8))
-    config = replace(PRESETS["cpu-fast"], lr=0.01, muon_lr=0.05, ns_steps=3)
+    config = replace(PRESETS["cpu-fast"], lr=0.01, muon_lr=0.05, ns_steps=3, muon_weight_decay=0.25)
     optimizer = optim.build(None, model, config, Source.parse(SOURCE))
     muon, adamw = optimizer.optimizers
     assert [g["ns_steps"] for g in muon.param_groups] == [3]
+    assert [g["weight_decay"] for g in muon.param_groups] == [0.25]  # the preset's, not the lesson's default 0
+    assert [g["weight_decay"] for g in adamw.param_groups] == [config.weight_decay, 0.0]  # lesson 10's groups
     optim.set_lr(optimizer, 0.005, config)  # halfway down the schedule
     assert [g["lr"] for g in muon.param_groups] == [pytest.approx(0.025)]
     assert [g["lr"] for g in adamw.param_groups] == [pytest.approx(0.005)] * 2
