@@ -94,15 +94,19 @@ def out_of_memory(err: BaseException) -> bool:
     return "can't allocate memory" in message or "not enough memory" in message
 
 
+def passes_through(err: BaseException) -> bool:
+    """Errors that checks re-raise untouched, for run_exercise to word: NotImplementedError, a failed
+    check, recursion, and running out of memory (MemoryError or torch's allocation RuntimeError)."""
+    return isinstance(err, PASS_THROUGH) or out_of_memory(err)
+
+
 def named_function(fn: Callable, name: str) -> Callable:
     @functools.wraps(fn)
     def call(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except PASS_THROUGH:
-            raise
         except Exception as err:  # noqa: BLE001 - student code may raise anything
-            if out_of_memory(err):
+            if passes_through(err):
                 raise
             _reraise_named(name, args, kwargs, err)
 
@@ -116,10 +120,8 @@ def named_method(cls: type, method: str) -> type:
     def call(self, *args, **kwargs):
         try:
             return original(self, *args, **kwargs)
-        except PASS_THROUGH:
-            raise
         except Exception as err:  # noqa: BLE001 - student code may raise anything
-            if out_of_memory(err):
+            if passes_through(err):
                 raise
             _reraise_named(f"{cls.__name__}.{method}", args, kwargs, err)
 
