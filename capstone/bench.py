@@ -78,6 +78,8 @@ def cpu_name() -> str:
 def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: Source, peak: float,
             threads: int, clock: str = "wall") -> dict:
     preset, config = config_for(preset, source)
+    # this machine's speed right now: a virtual machine's drifts by minutes, and a slow run shows it here
+    speed = matmul_peak_gflops(threads, seconds=1.0)
     config = replace(config, seed=seed, eval_interval=eval_interval, eval_iters=10, clock=clock,
                      final_eval_iters=200, threads=threads, sample_tokens=0 if name != "ceiling" else 1000)
     print(f"\n=== {name} (preset {preset}, seed {seed}) ===", flush=True)
@@ -96,7 +98,7 @@ def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Pat
             "val": summary["val"], "tokens_per_s": summary["tokens_per_s"], "mfu": round(mfu, 4),
             "cpu_tokens_per_s": round(tokens / summary["cpu_time"]),
             "cpu_mfu": round(tokens / summary["cpu_time"] * summary["flops_per_token"] / (peak * 1e9), 4),
-            "params": summary["params"], "curve": curve, "cpu_curve": cpu_curve,
+            "params": summary["params"], "machine_gflops": round(speed), "curve": curve, "cpu_curve": cpu_curve,
             "time_to_target": time_to(curve, TARGET), "cpu_time_to_target": time_to(cpu_curve, TARGET),
             "steps_to_target": time_to(steps_curve, TARGET),
             "sample": summary.get("sample", "")}
@@ -112,13 +114,15 @@ def report(results: list[dict], peak: float, load: tuple, threads: int) -> str:
              f"{load[0]:.1f} / {load[1]:.1f}", "",
              "Times are training seconds (evaluation excluded): wall clock, and in brackets CPU seconds per "
              "thread, which a machine shared with other work inflates much less.", "",
-             f"| run | seed | steps | train s | s to val<={TARGET} | final val | tokens/s | MFU | run wall s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "machine: the fp32 matmul GFLOP/s measured just before each run (a busy or throttled machine "
+             "shows a lower figure).", "",
+             f"| run | seed | steps | train s | s to val<={TARGET} | final val | tokens/s | MFU | machine | run wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
         lines.append(f"| {r['name']} | {r['seed']} | {r['steps']} | {r['train_time']:.1f} ({r['cpu_time']:.1f}) | "
                      f"{fmt(r['time_to_target'])} ({fmt(r['cpu_time_to_target'])}) | {r['val']:.4f} | "
                      f"{r['tokens_per_s']:,} ({r['cpu_tokens_per_s']:,}) | {100 * r['mfu']:.0f}% "
-                     f"({100 * r['cpu_mfu']:.0f}%) | {r['wall_time']:.1f} |")
+                     f"({100 * r['cpu_mfu']:.0f}%) | {fmt(r.get('machine_gflops'), '.0f')} | {r['wall_time']:.1f} |")
     by_name = {}
     for r in results:
         by_name.setdefault(r["name"], []).append(r)

@@ -72,15 +72,15 @@ PRESETS: dict[str, TrainConfig] = {
     # but its Newton-Schulz costs ~40% more per step at width 128 in float32 (CPUs without bfloat16
     # units); at width 96 a step costs what cpu-small's does at 128 minus a third (docs/speedrun.md).
     "cpu-fast": TrainConfig(
-        description="your Muon (lesson 13) on a narrower cpu-small (2 x 96): val < 1.90 in ~475 steps, "
-                    "~15 s on 2 quiet CPU cores",
+        description="your Muon (lesson 13) on a narrower cpu-small (2 x 96): val < 1.90 in ~450 steps, "
+                    "~12 s on 2 quiet CPU cores",
         n_layer=2, n_head=4, n_embd=96, block_size=64, batch_size=16, max_iters=500, warmup_iters=50,
         lr=6e-3, min_lr=6e-4, optimizer="muon", muon_lr=0.03, momentum=0.9, eval_interval=100),
     # Fifteen minutes of CPU for the best val loss we found in that time (Muon: lesson 13).
     "cpu-best": TrainConfig(
-        description="15 min of training by the clock with your Muon (lesson 13): reads like a play "
-                    "(4 layers x 192, block 128)",
-        n_layer=4, n_head=6, n_embd=192, block_size=128, batch_size=16, time_budget=900.0, max_iters=0,
+        description="15 min of training by the clock with your Muon (lesson 13): val ~1.50, reads like a play "
+                    "(4 layers x 192, block 256)",
+        n_layer=4, n_head=6, n_embd=192, block_size=256, batch_size=8, time_budget=900.0, max_iters=0,
         warmup_iters=100, lr=4e-3, min_lr=4e-4, optimizer="muon", muon_lr=0.03, eval_interval=500,
         sample_tokens=1000),
     # The same 15 minutes with lesson 10's AdamW: what cpu-best trains until lesson 13 passes.

@@ -118,6 +118,8 @@ RIGHT = {
         "    X = X / (torch.sqrt((X * X).sum(dim=(-2, -1), keepdim=True)) + eps)\n"
         "    for _ in range(steps):\n        A = X @ X.mT\n        X = a * X + b * (A @ X) + c * (A @ (A @ X))\n"
         "    return X.mT if transpose else X\n",
+        # the reference's polynomial with * and + instead of torch.addmm
+        NS + NS_START + NS_LOOP,
     ],
     "13.muon_step": [
         # modded-nanogpt's form: an exponential moving average, and Nesterov with lerp (the same
