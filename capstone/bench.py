@@ -114,7 +114,7 @@ def report(results: list[dict], peak: float, load: tuple, threads: int) -> str:
              f"{load[0]:.1f} / {load[1]:.1f}", "",
              "Times are training seconds (evaluation excluded): wall clock, and in brackets CPU seconds per "
              "thread, which a machine shared with other work inflates much less.", "",
-             "machine: the fp32 matmul GFLOP/s measured just before each run (a busy or throttled machine "
+             "The machine column: fp32 matmul GFLOP/s measured just before each run (a busy or throttled machine "
              "shows a lower figure).", "",
              f"| run | seed | steps | train s | s to val<={TARGET} | final val | tokens/s | MFU | machine | run wall s |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
