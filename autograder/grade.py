@@ -5,8 +5,9 @@
 
 Student code runs only in the jail (jail/): the outcomes come back as plain data and are judged here
 against the fixtures, which no jailed process ever sees. Hidden tests (an instructor's, from the
-source notebooks) run after the visible checks, in a jail of their own; a task scores only if both
-pass, and what a hidden test printed or raised never leaves its jail.
+source notebooks) run after the visible checks in a trusted process of their own that calls the
+student's functions across a data-only channel (jail/hidden.py); a task scores only if both pass, and
+a hidden test's verdict is one of a few fixed phrases.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from .fixtures import FixtureError, expected_for
 from .jail.child import Job
 from .jail.client import Isolation, choose, run_jobs
+from .jail.hidden import run_hidden
 from .loader import LessonLoadError, Loader
 from .paths import LessonNotFound
 from .reference import CompiledLessons
@@ -81,7 +83,11 @@ def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=Non
             reference = deps.only([lid for lid in deps.ids() if lid < last])
         else:
             reference = CompiledLessons.compile(deps, [lid for lid in deps.lessons() if lid < last], loader.read_notebook)
-        done = run_jobs(jobs, isolation, readable=[source.root], reference=reference, parallel=parallel)
+        visible = [job for job in jobs if job.kind != "hidden"]
+        done = run_jobs(visible, isolation, readable=[source.root], reference=reference, parallel=parallel)
+        if len(visible) < len(jobs):
+            done.update(run_hidden([job for job in jobs if job.kind == "hidden"], isolation, readable=[source.root],
+                                   reference=reference))
     hidden_outcomes = {}
     for job in jobs:
         if job.kind == "hidden":

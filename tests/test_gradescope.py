@@ -23,6 +23,7 @@ import pytest
 from autograder.gradescope.build import build
 from autograder.gradescope.schema import validate
 from autograder.grade import grade
+from autograder.nbgrader_glue.instructor import encodings
 from autograder.source import Source
 from tests.conftest import REPO
 
@@ -34,6 +35,16 @@ assert encode("zz", {"z": 7}) == [7, 7], "hidden-gs-mark"
 '''
 HIDDEN_FAIL_ENCODE = '''def encode(text: str, stoi: dict[str, int]) -> list[int]:
     return [stoi[ch] for ch in text] if len(stoi) > 1 else [0] * len(text)
+'''
+# replaces, in its own process, what served (and once ran) the hidden test: a pass, or the test in hex
+FORGE = '''try:
+    import autograder.jail.remote as _remote
+    _remote.Server.answer = lambda self, request: {"value": True}
+    import autograder.jail.child as _child
+    from autograder.run import Outcome as _Outcome
+    _child._hidden = lambda code, module: _Outcome("error", reason="name " + code.encode().hex().upper())
+except Exception:
+    pass
 '''
 
 
@@ -57,10 +68,11 @@ def notebook(kind: str, release_dir) -> nbformat.NotebookNode:
     nb = nbformat.from_dict(json.loads(json.dumps(release)))
     for cell in nb.cells:
         grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if grade_id in answers and (kind in ("reference", "hidden") or kind == "partial" and grade_id in ("encode", "decode")):
+        if grade_id in answers and (kind in ("reference", "hidden", "forger")
+                                    or kind == "partial" and grade_id in ("encode", "decode")):
             cell.source = answers[grade_id]
-        if kind == "hidden" and grade_id == "encode":
-            cell.source = HIDDEN_FAIL_ENCODE
+        if kind in ("hidden", "forger") and grade_id == "encode":
+            cell.source = (FORGE if kind == "forger" else "") + HIDDEN_FAIL_ENCODE
     return nb
 
 
@@ -123,15 +135,17 @@ def test_a_broken_notebook_scores_zero_with_a_reason_per_task(tmp_path, autograd
     assert all("broken JSON" in t["output"] for t in results["tests"] if t["max_score"])
 
 
-def test_hidden_checks_score_after_publication_and_never_show(tmp_path, autograder_zip, release_dir):
-    results = grade_on_gradescope(tmp_path, autograder_zip, {f"{LESSON}.ipynb": notebook("hidden", release_dir)})
+@pytest.mark.parametrize("kind", ["hidden", "forger"])
+def test_hidden_checks_score_after_publication_and_never_show(tmp_path, autograder_zip, release_dir, kind):
+    results = grade_on_gradescope(tmp_path, autograder_zip, {f"{LESSON}.ipynb": notebook(kind, release_dir)})
     tests = {t["name"]: t for t in results["tests"]}
     scored, shown = tests["01.encode"], tests["01.encode (visible checks)"]
     assert scored["visibility"] == "after_published" and scored["score"] == 0
     assert "failed a hidden check" in scored["output"]
     assert shown["visibility"] == "visible" and shown["max_score"] == 0 and shown["output"].startswith("PASS")
     assert results["score"] == 4.0
-    assert "hidden-gs-mark" not in json.dumps(results)
+    shown = json.dumps(results).lower()  # hex in either case, any case of the text
+    assert not [form for form in encodings("hidden-gs-mark") if form.lower() in shown]
 
 
 def test_the_schema_rejects_what_gradescope_would():

@@ -14,6 +14,9 @@ runs in nbgrader's kernel as well as in every check's child:
     escaper  leaves a setsid child and a SIGTERM-ignoring process behind, sends UDP and TCP
     killer   kills its parent, its parent's group, and every process it may signal
     bomb     fork bomb (its processes sleep on after the fork limit is hit)
+    forger   an encode right on the visible checks and wrong on the hidden one, plus code that
+             replaces the grading functions in its own process (the serving side, the old hidden-test
+             runner) to report a pass or to smuggle the hidden test out as a "name ..." reason in hex
 
 Afterwards: nothing changed outside the attackers' own scratch (course tree, venv, /dev/shm, the
 process table, the other victims' gradebook rows), the victims' grades are exact, the attackers
@@ -118,6 +121,19 @@ _try(lambda: os.kill(os.getppid(), signal.SIGKILL))
 _try(lambda: os.killpg(os.getpgid(os.getppid()), signal.SIGKILL))
 _try(lambda: os.kill(-1, signal.SIGKILL))
 """,
+        "forger": """
+def _forge():
+    import autograder.jail.remote as remote
+    remote.Server.answer = lambda self, request: {"value": True}
+    remote.Server.serve = lambda self, fd: None
+def _smuggle():
+    import autograder.jail.child as child
+    from autograder.run import Outcome
+    child._hidden = lambda code, module: Outcome("error", reason="name " + code.encode().hex().upper())
+    child.HIDDEN_VERDICTS = ("passed", "passed", "passed")
+_try(_forge)
+_try(_smuggle)
+""",
         "bomb": f"""
 _end = time.time() + 4
 while time.time() < _end:
@@ -132,7 +148,11 @@ while time.time() < _end:
     return common + steps[kind]
 
 
-ATTACKERS = ("writer", "reader", "escaper", "killer", "bomb")
+ATTACKERS = ("writer", "reader", "escaper", "killer", "bomb", "forger")
+# right on the visible checks of 01.encode, wrong on the hidden one (a one-entry stoi)
+HIDDEN_FAIL_ENCODE = """def encode(text: str, stoi: dict[str, int]) -> list[int]:
+    return [stoi[ch] for ch in text] if len(stoi) > 1 else [0] * len(text)
+"""
 
 
 # ---------------------------------------------------------------- the machine around the grader
@@ -189,7 +209,8 @@ class Listener:
 
 
 def shows_a_secret(text: str) -> list[str]:
-    return [secret for secret in SECRETS if any(form in text for form in encodings(secret))]
+    folded = text.lower()  # hex in either case (the forger's smuggling used upper case)
+    return [secret for secret in SECRETS if any(form in text or form.lower() in folded for form in encodings(secret))]
 
 
 # ---------------------------------------------------------------- the class
@@ -241,15 +262,20 @@ def world(tmp_path_factory):
         nb = nbformat.from_dict(json.loads(json.dumps(release)))
         for cell in nb.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-            if name == "ref" and grade_id in answers:
+            if name in ("ref", "forger") and grade_id in answers:
                 cell.source = "\n".join(line for line in answers[grade_id].split("\n") if "SOLUTION" not in line)
+            if name == "forger" and grade_id == "encode":
+                cell.source = HIDDEN_FAIL_ENCODE
             if name in ATTACKERS and grade_id == "encode":
                 cell.source = attack_code(name, paths) + "\n" + cell.source
         students[f"{order}-{name}"] = nb
     return {"root": root, "course": course, "home": home, "listener": listener, "students": students}
 
 
-def expected_score(student: str) -> float:
+def expected_score(student: str, hidden: bool = True) -> float:
+    """make grade has no hidden test (hidden=False); nbgrader's autograde has the one on 01.encode."""
+    if student.endswith("-forger"):
+        return FULL - 2.0 if hidden else FULL
     return FULL if student.endswith("-ref") else 0.0
 
 
@@ -283,7 +309,7 @@ def make_grade(world):
 
 def test_make_grade_victims_are_graded_exactly_before_and_after_the_attackers(make_grade):
     for student, (result, _) in make_grade["results"].items():
-        assert result["score"] == expected_score(student), (student, result)
+        assert result["score"] == expected_score(student, hidden=False), (student, result)
         assert "bubblewrap" in result["output"]
 
 

@@ -22,14 +22,13 @@ from . import landlock
 from .frames import OUTPUT_LIMIT, frame
 from .limits import limit_child
 
-HIDDEN_VERDICTS = ("passed", "not started", "failed a hidden check")  # what a hidden job may report
-
-
 @dataclass
 class Job:
-    """One thing to run on student code. kind: "task" (a check's exercise on a notebook), "hidden"
-    (an instructor's hidden test cell on a notebook), or "namespace" (a check on the definitions of
-    the process the worker was forked from: a notebook's own kernel)."""
+    """One thing to run on student code. kind: "task" (a check's exercise on a notebook), "namespace"
+    (a check on the definitions of the process the worker was forked from: a notebook's own kernel),
+    "serve" (load a notebook, then answer a hidden test's calls on socket `channel`: remote.Server),
+    or "hidden" (the grader's own record of an instructor's hidden test: its code, in `hidden`, goes
+    to the hidden-test runner only, never to a worker; the worker gets the matching "serve" job)."""
     id: int
     task: str
     kind: str = "task"
@@ -37,6 +36,7 @@ class Job:
     timeout: float = 10.0
     memory_gib: float = 2.0
     hidden: str | None = None
+    channel: int | None = None
 
     @property
     def lesson(self) -> str:
@@ -107,8 +107,9 @@ def run(job: Job, send: int, loader, sandbox: Sandbox, namespace: dict | None = 
 
     try:
         os.setpgid(0, 0)  # its own process group, so the worker can stop what it starts too
-        os.closerange(3, send)
-        os.closerange(send + 1, 1 << 16)
+        keep = sorted({send, job.channel} - {None})
+        for low, high in zip([3] + [fd + 1 for fd in keep], keep + [1 << 16]):
+            os.closerange(low, high)
         tempfile.tempdir = os.environ["TMPDIR"] = sandbox.scratch
         output_fd = _c_level_output(sandbox.scratch)
         sys.stdin = _NoInput()
@@ -120,8 +121,8 @@ def run(job: Job, send: int, loader, sandbox: Sandbox, namespace: dict | None = 
         outcome = _outcome(job, loader, namespace)
         c_output = _head_of_file(output_fd, OUTPUT_LIMIT)
         output = outcome.output + ("\n" if outcome.output and c_output else "") + c_output
-        if job.kind == "hidden":
-            output = ""  # it may quote the hidden test: nothing of it leaves the jail
+        if job.kind == "serve":
+            output = ""  # printed while a hidden test called it: its inputs are not the student's to see
         message = frame({"status": outcome.status, "value": outcome.value, "reason": outcome.reason,
                          "output": output, "isolation": jail})
         view = memoryview(message)
@@ -137,6 +138,7 @@ def _outcome(job: Job, loader, namespace: dict | None):
     from ..loader import LessonLoadError, why_missing
     from ..run import Outcome, captured_output, describe_exception, run_exercise
     from ..tasks import get_task
+    from .remote import Server
 
     task = get_task(job.task)
     with captured_output(OUTPUT_LIMIT) as printed:
@@ -151,36 +153,14 @@ def _outcome(job: Job, loader, namespace: dict | None):
             except BaseException as err:  # noqa: BLE001 - anything the notebook's cells do
                 outcome = Outcome("error", reason=f"notebook could not be loaded: {describe_exception(err)}")
             else:
-                if job.kind == "hidden":
-                    outcome = _hidden(job.hidden, module)
+                if job.kind == "serve":
+                    Server(module.__dict__).serve(job.channel)
+                    outcome = Outcome("ok")
                 else:
                     outcome = run_exercise(task, module.__dict__.__getitem__,
                                            missing=lambda name: why_missing(module, name))
     outcome.output = printed.text()
     return outcome
-
-
-def _hidden(code_text: str, module: types.ModuleType):
-    """Run an instructor's hidden test cell on the student's definitions: a verdict, never a quote."""
-    from ..run import Outcome
-
-    import torch
-
-    code = compile(code_text, "<hidden test>", "exec", dont_inherit=True)
-    namespace = dict(module.__dict__)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            exec(code, namespace)
-    except NotImplementedError:
-        return Outcome("not_started", reason="not started")
-    except NameError as err:
-        name = getattr(err, "name", None)
-        if isinstance(name, str) and name in code.co_names:  # only names the test itself uses
-            return Outcome("error", reason=f"name {name} is not defined")
-        return Outcome("error", reason=HIDDEN_VERDICTS[2])
-    except BaseException:  # noqa: BLE001 - assertion or anything else: the same short verdict
-        return Outcome("error", reason=HIDDEN_VERDICTS[2])
-    return Outcome("ok", value=HIDDEN_VERDICTS[0])
 
 
 _LESSON_MODULE = re.compile(r"lesson(\d\d)")

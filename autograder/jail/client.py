@@ -4,8 +4,8 @@
     outcomes = run_jobs(jobs, isolation, readable=[submission], reference=Source.parse("solutions"))
 
 One worker per submission. Jobs run lesson by lesson; before a lesson's jobs the worker receives the
-compiled reference of the lessons *before* it, never more. Hidden tests run last, in a worker of
-their own whose printed output is thrown away. If a worker dies (a job killed it, or it stopped
+compiled reference of the lessons *before* it, never more. (Hidden tests run outside student code:
+hidden.py, on top of this module.) If a worker dies (a job killed it, or it stopped
 answering), the jobs it had not reported are run again one by one, each in a fresh worker, so only
 the job that did it fails. Only this process decides scores: the outcomes are plain data.
 """
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..reference import CompiledLessons
-from . import bwrap, landlock, view
-from .child import HIDDEN_VERDICTS, Job, Sandbox
+from . import bwrap, hidden_runner, landlock, view
+from .child import Job, Sandbox
 from .frames import OUTPUT_LIMIT, RESULT_LIMIT, send_json, unframe
 from .limits import JAIL_PIDS, PidsCgroup
 
@@ -85,17 +85,17 @@ def decode(payload: bytes, job: Job):
         reason = f"used more than {job.memory_gib:g} GiB of memory"
     if len(output) > 2 * OUTPUT_LIMIT + 200:
         output = output[: 2 * OUTPUT_LIMIT] + "\n... (output cut)"
-    if job.kind == "hidden":  # a fixed verdict, never the child's words
+    if job.kind == "hidden":  # the trusted runner's verdict: one of its fixed phrases
         output = ""
-        if status == "error" and not (reason == HIDDEN_VERDICTS[2] or reason.startswith("name ")):
-            reason = HIDDEN_VERDICTS[2]
+        if status == "error" and not (reason in hidden_runner.VERDICTS or reason.startswith("name ")):
+            reason = hidden_runner.FAILED
     return Outcome(status, result.get("value") if status == "ok" else None, reason, output)
 
 
 class Worker:
     """One worker process (in bubblewrap or not) and the pipes to it."""
 
-    def __init__(self, isolation: Isolation, readable, parallel: int):
+    def __init__(self, isolation: Isolation, readable, parallel: int, pass_fds=()):
         self.isolation = isolation
         control_r, self.control = os.pipe()
         self.results, results_w = os.pipe()
@@ -126,7 +126,7 @@ class Worker:
             if self.cgroup:
                 argv = self.cgroup.trampoline(argv)
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(argv, pass_fds=(control_r, results_w), stdin=subprocess.DEVNULL,
+        self.process = subprocess.Popen(argv, pass_fds=(control_r, results_w, *pass_fds), stdin=subprocess.DEVNULL,
                                         stdout=subprocess.DEVNULL, stderr=self.stderr, env=env, cwd=cwd)
         os.close(control_r)
         os.close(results_w)
@@ -140,6 +140,9 @@ class Worker:
 
         A thread does this while the caller reads outcomes: neither pipe can fill up and stall the
         other. The worker reads the next lesson only once every job before it has started."""
+        if any(job.hidden for group in groups for job in group):  # a worker runs student code
+            raise ValueError("hidden test code must never go to a worker (see hidden.py)")
+
         def write() -> None:
             sent: set[str] = set()
             try:
@@ -161,29 +164,7 @@ class Worker:
     def collect(self, jobs: list[Job]) -> dict[int, bytes]:
         """Payloads of the jobs the worker reported (all of them, unless it died or stalled)."""
         deadline = time.monotonic() + STARTUP_SECONDS + sum(job.timeout + 5 for job in jobs)
-        wanted, done = {job.id for job in jobs}, {}
-        while time.monotonic() < deadline and wanted - set(done):
-            ready, _, _ = select.select([self.results], [], [], min(1.0, max(0.0, deadline - time.monotonic())))
-            if not ready:
-                if self.process.poll() is not None:
-                    break
-                continue
-            try:
-                chunk = os.read(self.results, 1 << 20)
-            except BlockingIOError:
-                continue
-            if not chunk:
-                break
-            self.buffer += chunk
-            while len(self.buffer) >= 16:
-                job_id, size = struct.unpack("<QQ", self.buffer[:16])
-                if size > RESULT_LIMIT + 64:
-                    return done  # not our worker's behaviour: treat it as dead
-                if len(self.buffer) < 16 + size:
-                    break
-                done[job_id] = bytes(self.buffer[16:16 + size])
-                del self.buffer[:16 + size]
-        return done
+        return read_tagged(self.results, self.buffer, {job.id for job in jobs}, deadline, self.process)
 
     def problem(self) -> str:
         self.stderr.seek(0)
@@ -226,11 +207,11 @@ def run_jobs(jobs: list[Job], isolation: Isolation, *, readable=(), reference: C
     parallel = default_parallel(parallel)
     reference = reference or CompiledLessons()
     outcomes: dict[int, Outcome] = {}
-    visible = sorted((j for j in jobs if j.kind != "hidden"), key=lambda j: j.lesson)
-    hidden = sorted((j for j in jobs if j.kind == "hidden"), key=lambda j: j.lesson)
-    for batch in (visible, hidden):
-        if batch:
-            outcomes.update(_run_batch(batch, isolation, readable, reference, parallel))
+    if any(job.kind == "hidden" for job in jobs):
+        raise ValueError("hidden tests run through hidden.run_hidden, never in a worker")
+    batch = sorted(jobs, key=lambda j: j.lesson)
+    if batch:
+        outcomes.update(_run_batch(batch, isolation, readable, reference, parallel))
     return outcomes
 
 
@@ -267,6 +248,33 @@ def _run_batch(jobs, isolation, readable, reference, parallel, retry: bool = Tru
         for job in unreported:
             outcomes[job.id] = Outcome("error", reason=why)
     return outcomes
+
+
+def read_tagged(fd: int, buffer: bytearray, wanted: set[int], deadline: float, process) -> dict[int, bytes]:
+    """{job id: payload} read from a process's results pipe until all `wanted` came, it ended, or time ran out."""
+    done: dict[int, bytes] = {}
+    while time.monotonic() < deadline and wanted - set(done):
+        ready, _, _ = select.select([fd], [], [], min(1.0, max(0.0, deadline - time.monotonic())))
+        if not ready:
+            if process.poll() is not None:
+                break
+            continue
+        try:
+            chunk = os.read(fd, 1 << 20)
+        except BlockingIOError:
+            continue
+        if not chunk:
+            break
+        buffer += chunk
+        while len(buffer) >= 16:
+            job_id, size = struct.unpack("<QQ", buffer[:16])
+            if size > RESULT_LIMIT + 64:
+                return done  # not our process's behaviour: treat it as dead
+            if len(buffer) < 16 + size:
+                break
+            done[job_id] = bytes(buffer[16:16 + size])
+            del buffer[:16 + size]
+    return done
 
 
 def _close(fd: int) -> None:

@@ -139,6 +139,8 @@ class Supervisor:
             os.close(receive)
             child_module.run(job, send, self.loader, self.sandbox, self.namespace)
         os.close(send)
+        if job.channel is not None:  # the serving child's socket is its own: closed here, its end is EOF
+            os.close(job.channel)
         os.set_blocking(receive, False)
         return _Running(job, pid, receive)
 
