@@ -15,7 +15,7 @@ MAKEFLAGS += --no-print-directory
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel lab jail test lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
+.PHONY: help setup data kernel lab formgrader browser jail test lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,16 +31,39 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 data: ## get Tiny Shakespeare (local copy or download, sha256-checked) and GPT-2 BPE files
 	$(PY) datasets/fetch.py all $(if $(FROM),--from "$(FROM)")
 
+# The course kernel draws figures inline in any Jupyter, whatever MPLBACKEND the shell exports (this
+# Makefile exports Agg for its headless targets, and a kernel inherits its server's environment).
 kernel:
-	$(PY) -m ipykernel install --sys-prefix --name gpt-course --display-name "Python (gpt-course)" >/dev/null
+	$(PY) -m ipykernel install --sys-prefix --name gpt-course --display-name "Python (gpt-course)" \
+		--env MPLBACKEND module://matplotlib_inline.backend_inline >/dev/null
 
 # JupyterLab when it is installed (notebook 7 pulls it in), else Notebook 7; JUPYTER= lets a test stand in.
+# Rooted at the course folder (every lesson and the README in the file browser); jupyter/student/
+# switches off nbgrader's instructor tools (formgrader, create assignment, courses) for students.
 JUPYTER ?= $(VENV)/bin/jupyter
 lab_lesson = $(if $(filter 1 2 3 4 5 6 7 8 9,$(LESSON)),0$(LESSON),$(or $(LESSON),01))
 lab_notebook = $(firstword $(wildcard lessons/$(lab_lesson)_*/*.ipynb))
+jupyter_app = $(if $(shell $(PY) -c "import jupyterlab" 2>/dev/null && echo yes),lab,notebook)
+# LAB_ARGS: more options for Jupyter (the browser test: --no-browser --port=... --IdentityProvider.token=...).
+course_dir := $(patsubst %/,%,$(dir $(abspath $(firstword $(MAKEFILE_LIST)))))
+as_root = $(if $(filter 0,$(shell id -u)),--ServerApp.allow_root=True)  # containers, WSL as root, CI
 lab: kernel ## open lesson 01 (LESSON=NN) in JupyterLab with the course kernel (Notebook 7 if there is no JupyterLab)
 	@test -n "$(lab_notebook)" || { echo "no lesson $(lab_lesson) in lessons/" >&2; exit 1; }
-	$(if $(shell $(PY) -c "import jupyterlab" 2>/dev/null && echo yes),$(JUPYTER) lab,$(JUPYTER) notebook) "$(lab_notebook)"
+	JUPYTER_CONFIG_PATH="$(course_dir)/jupyter/student" $(JUPYTER) $(jupyter_app) --ServerApp.root_dir="$(CURDIR)" \
+		$(as_root) $(LAB_ARGS) "$(lab_notebook)"
+
+formgrader: kernel ## instructors: JupyterLab with nbgrader's formgrader and Create Assignment (the class in .nbgrader/)
+	$(JUPYTER) lab --ServerApp.root_dir="$(CURDIR)" $(as_root) --ServerApp.default_url=/formgrader
+
+# The browser tests (tests/test_browser.py) drive JupyterLab in Debian's Chromium: Playwright's own
+# browser download is not needed, and not possible offline.
+browser: ## maintainers and CI: install Chromium and its driver for the browser tests (as root: apt-get)
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then echo "browser: $$(chromium --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		 (apt-get -qq update && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null)) && \
+		echo "browser: $$(chromium --version 2>/dev/null)"; \
+	else echo "no Chromium: install chromium and chromium-driver (e.g. sudo apt-get install chromium chromium-driver); the browser tests are skipped without them"; fi
 
 jail: ## instructors: install bubblewrap, the jail for student code (as root: apt-get), and check it works
 	$(PY) -m autograder.jail.install

@@ -4,8 +4,10 @@ It grades the task on the definitions in the notebook's kernel, the way `make gr
 saved notebook: the exercise runs in a child process with the same time, memory, process and output
 limits and the same Landlock sandbox (jail/), earlier lessons are the reference versions (so an
 unfinished lesson 08 does not fail lesson 09's checks, exactly as in `make grade`), and the verdict
-is judged here against the fixtures and printed in the same words. It prints one line and returns
-nothing (so no bare number shows under the verdict).
+is judged here against the fixtures and printed in the same words. A pass prints one line and returns
+nothing (so no bare number shows under the verdict); anything else raises CheckNotPassed, whose
+whole traceback is that one line: the cell fails, so nbgrader's Validate button and `nbgrader
+validate` agree with `make grade`, and "Run All" stops at the first task still to do.
 """
 
 from __future__ import annotations
@@ -19,9 +21,21 @@ from .jail.child import Job
 from .jail.client import run_forked
 from .loader import Loader
 from .report import summary
-from .run import Verdict, judge
+from .run import PASSED, Verdict, judge
 from .source import Source, dependencies_for
 from .tasks import get_task
+
+class CheckNotPassed(AssertionError):
+    """A check cell's failure: Jupyter shows the verdict line, and no traceback (IPython asks
+    `_render_traceback_` for the lines to show)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [str(self)]
+
+
+def not_run_yet(name: str) -> str:
+    return f"{name} is not defined in this kernel yet: run the cell that defines it (above), then this check"
+
 
 _loader: Loader | None = None  # the reference lessons checks judge with, loaded once per kernel
 
@@ -44,7 +58,9 @@ def check_namespace(task_id: str, namespace: dict) -> Verdict:
 
 
 def check(task_id: str, namespace=None) -> None:
-    """Check one task against the reference and print the verdict; namespace defaults to the caller's globals."""
+    """Check one task against the reference: print the verdict if it passes, else raise CheckNotPassed.
+
+    namespace defaults to the caller's globals (the notebook's)."""
     if os.environ.get("NBGRADER_EXECUTION") == "autograde":
         # Under `nbgrader autograde` the GradeChecks plug-in grades this task in the jail and writes
         # this cell's output; stderr scores 0 if that plug-in is missing (the pipeline fails closed).
@@ -54,5 +70,8 @@ def check(task_id: str, namespace=None) -> None:
         namespace = sys._getframe(1).f_globals
     if not isinstance(namespace, dict):
         namespace = vars(namespace)
-    print(summary(check_namespace(task_id, namespace)))
+    verdict = check_namespace(task_id, namespace)
+    if verdict.status != PASSED:
+        raise CheckNotPassed(summary(verdict))
+    print(summary(verdict))
     return None

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 import torch
 
-from autograder.check_cell import check, check_namespace
+from autograder.check_cell import CheckNotPassed, check, check_namespace
 from autograder.compare import check_unchanged, to_plain
 from autograder.fixtures import expected_for
 from autograder.grade import grade, grade_report
@@ -172,8 +172,18 @@ def defines(code: str) -> dict:
 
 def test_check_cell_survives_exits_and_interrupts(capsys):
     for body in ("raise SystemExit(1)", "raise KeyboardInterrupt", "import sys; sys.exit()", "import os; os._exit(3)"):
-        assert check("01.encode", defines(f"def encode(text, stoi):\n    {body}\n")) is None
-        assert capsys.readouterr().out.startswith("FAIL 01.encode:")
+        with pytest.raises(CheckNotPassed) as failed:
+            check("01.encode", defines(f"def encode(text, stoi):\n    {body}\n"))
+        assert str(failed.value).startswith("FAIL 01.encode:") and capsys.readouterr().out == ""
+        assert failed.value._render_traceback_() == [str(failed.value)]  # Jupyter shows this one line
+
+
+def test_a_failing_or_unstarted_check_fails_its_cell_and_one_run_too_early_says_so():
+    with pytest.raises(CheckNotPassed, match="^TODO 01.encode: not started"):
+        check("01.encode", defines("def encode(text, stoi):\n    raise NotImplementedError('01.encode: x')\n"))
+    with pytest.raises(CheckNotPassed) as early:
+        check("01.encode", {})
+    assert "encode is not defined in this kernel yet: run the cell that defines it" in str(early.value)
 
 
 def test_check_cell_prints_the_verdict_only(capsys):

@@ -1,6 +1,7 @@
 """Set-up: pins agree everywhere, the tokenizer works offline, a second `make setup` does nothing slow."""
 
 import json
+import os
 import re
 import tomllib
 
@@ -51,6 +52,7 @@ def test_torch_is_the_pinned_version():
 def test_second_setup_has_nothing_slow_to_do():
     # The install step is a file target: up to date means pip is not run again.
     result = run("make", "-n", ".venv/.installed")
+    assert result.returncode == 0, result.stderr
     assert "pip install" not in result.stdout, result.stdout
 
 
@@ -58,15 +60,19 @@ def test_make_lab_opens_lesson_01_with_the_course_kernel(tmp_path, release_dir):
     # JUPYTER=echo stands in for Jupyter: the command it would run is printed, nothing is opened.
     result = run("make", "lab", "JUPYTER=echo")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[-1] == "lab lessons/01_chars/01_chars.ipynb"
+    root = f"--ServerApp.root_dir={REPO}" + (" --ServerApp.allow_root=True" if os.geteuid() == 0 else "")
+    assert result.stdout.splitlines()[-1] == f"lab {root} lessons/01_chars/01_chars.ipynb"
+    assert "JUPYTER_CONFIG_PATH" in result.stdout and (REPO / "jupyter/student/labconfig/page_config.json").exists()
     kernel = json.loads((release_dir / "01_chars/01_chars.ipynb").read_text())["metadata"]["kernelspec"]["name"]
     assert kernel == "gpt-course" and (REPO / ".venv/share/jupyter/kernels/gpt-course/kernel.json").exists()
     assert run("make", "lab", "JUPYTER=echo", "LESSON=7").stdout.splitlines()[-1] == \
-        "lab lessons/07_self_attention/07_self_attention.ipynb"
+        f"lab {root} lessons/07_self_attention/07_self_attention.ipynb"
+    spec = json.loads((REPO / ".venv/share/jupyter/kernels/gpt-course/kernel.json").read_text())
+    assert spec["env"]["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"  # figures inline, never Agg
     # Without JupyterLab (an importable stand-in that fails like a missing package): Notebook 7.
     (tmp_path / "jupyterlab").mkdir()
     (tmp_path / "jupyterlab" / "__init__.py").write_text("raise ImportError('not installed')\n")
     result = run("make", "lab", "JUPYTER=echo", env={"PYTHONPATH": str(tmp_path)})
-    assert result.stdout.splitlines()[-1] == "notebook lessons/01_chars/01_chars.ipynb"
+    assert result.stdout.splitlines()[-1] == f"notebook {root} lessons/01_chars/01_chars.ipynb"
     missing = run("make", "lab", "JUPYTER=echo", "LESSON=42")
     assert missing.returncode != 0 and "no lesson 42 in lessons/" in missing.stderr

@@ -143,8 +143,10 @@ def _outcome(job: Job, loader, namespace: dict | None):
     task = get_task(job.task)
     with captured_output(OUTPUT_LIMIT) as printed:
         if job.kind == "namespace":
+            from ..check_cell import not_run_yet
+
             with_reference_dependencies(namespace, job.lesson, loader)
-            outcome = run_exercise(task, namespace.__getitem__)
+            outcome = run_exercise(task, namespace.__getitem__, missing=not_run_yet)
         else:
             try:
                 module = loader.load(job.notebook, deps=loader.deps)
