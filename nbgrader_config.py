@@ -54,9 +54,10 @@ c.Autograde.autograde_preprocessors = [
     LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
 ]
 
-# A cell that runs longer than this is interrupted instead of stalling a whole class's autograde
-# (each check has its own, shorter limit: Task.timeout, 10 s by default).
-c.JailedExecute.timeout = 60
+# A cell that uses more CPU time than this is stopped (each check has its own, shorter limit:
+# Task.timeout, 10 s by default); nbclient's wall-clock timeout follows from it (5x + 30 s) and only
+# stops cells that sleep or block, so a busy machine does not fail a correct notebook.
+c.JailedExecute.cpu_seconds_per_cell = 60
 
 # Feedback never shows hidden tests (nbgrader restores them for autograde; see nbgrader #917, #1363).
 c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]

@@ -34,7 +34,7 @@ class Task:
     exercise: Callable[..., dict]
     compare: Callable[[Any, Any], None] = compare_outputs
     uses: tuple[str, ...] = ()
-    timeout: float = 10.0  # seconds, for the isolated run in `make grade`
+    timeout: float = 10.0  # CPU seconds for the isolated run (jail/limits.py: the wall-clock backstop)
     memory_gib: float = 2.0
     fixture: bool = True  # False: the compare needs no reference outputs (property checks)
     extra: dict = field(default_factory=dict)

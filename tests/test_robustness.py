@@ -52,7 +52,7 @@ def corpus_jobs(tmp_path, cases):
         for task_id in [t for t in TASKS if t in case.expect or t in others]:
             task = get_task(task_id)
             jobs.append(Job(len(jobs), task_id, "task", str(notebook), case.timeout or task.timeout,
-                            case.memory_gib or task.memory_gib))
+                            case.memory_gib or task.memory_gib, wall_timeout=case.wall or 0.0))
             owners.append(case)
     return jobs, owners, roots
 
@@ -194,7 +194,7 @@ def test_check_cell_prints_the_verdict_only(capsys):
 def test_a_looping_check_cell_times_out_like_make_grade(monkeypatch):
     monkeypatch.setitem(REGISTRY, "01.encode", dataclasses.replace(get_task("01.encode"), timeout=2))
     verdict = check_namespace("01.encode", defines("def encode(text, stoi):\n    while True:\n        pass\n"))
-    assert verdict.status == FAILED and verdict.reason == "timed out after 2 s (an infinite loop?)"
+    assert verdict.status == FAILED and verdict.reason == "used more than 2 s of CPU time (an infinite loop?)"
 
 
 def test_a_check_cell_cannot_eat_the_kernel_memory():

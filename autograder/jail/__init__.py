@@ -6,7 +6,8 @@
     bwrap.py    bubblewrap command lines: the throw-away root student code sees
     view.py     what that root holds (also what Landlock grants without bubblewrap)
     landlock.py the kernel's unprivileged sandbox, applied by each child to itself
-    limits.py   rlimits, and a pids cgroup per jail when the grader runs as root
+    seccomp.py  the syscall filter (libseccomp): for bwrap's --seccomp, or loaded by each child
+    limits.py   rlimits (CPU time, with a wall-clock backstop), and a pids cgroup per jail as root
     kernel.py   a Jupyter kernel inside the jail, for nbgrader's autograde
     frames.py   the messages across the jail's pipes
     install.py  `make jail`

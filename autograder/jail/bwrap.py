@@ -11,7 +11,8 @@ in new mount, PID, network, IPC, UTS, user and cgroup namespaces. The root it bu
 - nothing else: no solutions/, fixtures, .git, gradebook, other submissions, home directory, network.
 
 All capabilities are dropped, the user is `nobody` inside, no new user namespaces can be made, the
-jail has its own terminal session, and it dies with the process that started it.
+jail has its own terminal session, a syscall filter denies the calls listed in seccomp.py, and it
+dies with the process that started it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 from pathlib import Path
 
 from ..paths import FIXTURES_DIR, REPO_ROOT, SHAKESPEARE
+from . import seccomp
 from .view import ETC_FILES, SYSTEM_LINKS, python_paths
 
 TMP_BYTES = 256 << 20  # the jail's /tmp: scratch for every process in it
@@ -50,18 +52,22 @@ def _system_binds() -> list[str]:
 
 
 def command(argv: list[str], *, readable=(), writable=(), env: dict[str, str] | None = None,
-            as_pid_1: bool = False, cwd: str = "/tmp/work") -> list[str]:
+            as_pid_1: bool = False, cwd: str = "/tmp/work", seccomp_fd: int | None = None) -> list[str]:
     """The bwrap command line that runs argv in the jail described above.
 
     readable: extra host paths mounted read-only at the same place (the submission).
     writable: extra host paths mounted read-write (only the kernel's connection folder needs one).
     as_pid_1: argv runs as the jail's init: its children cannot kill it, and it reaps orphans.
+    seccomp_fd: an fd from seccomp.program_fd() (None where libseccomp is missing): bwrap loads that
+    syscall filter on everything in the jail; the caller passes the fd on and closes it afterwards.
     """
     args = [executable() or "bwrap", "--unshare-all", "--unshare-user", "--disable-userns",
             "--uid", "65534", "--gid", "65534", "--hostname", "jail",
             "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
     if as_pid_1:
         args.append("--as-pid-1")
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     args += _system_binds()
     # /tmp first: the host paths below may live under the host's /tmp (a clone made by mktemp -d)
     args += ["--proc", "/proc", "--dev", "/dev",
@@ -99,11 +105,14 @@ def usable() -> tuple[bool, str]:
         return False, "bubblewrap needs Linux"
     if executable() is None:
         return False, INSTALL_HINT
+    fd = seccomp.program_fd()  # the probe proves the jail starts with its syscall filter too
     try:
-        probe = subprocess.run(command([sys.executable, "-c", "pass"]), capture_output=True, text=True,
-                               timeout=60, stdin=subprocess.DEVNULL)
+        probe = subprocess.run(command([sys.executable, "-c", "pass"], seccomp_fd=fd), capture_output=True,
+                               text=True, timeout=60, stdin=subprocess.DEVNULL, pass_fds=() if fd is None else (fd,))
     except (OSError, subprocess.TimeoutExpired) as err:
         return False, f"bubblewrap could not start here ({err})"
+    finally:
+        seccomp.close(fd)
     if probe.returncode != 0:
         why = (probe.stderr.strip().splitlines() or ["no message"])[-1]
         return False, f"bubblewrap could not build the jail here ({why}; are unprivileged user namespaces off?)"

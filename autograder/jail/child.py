@@ -2,8 +2,9 @@
 
 Before any student code runs it puts itself in its own process group, keeps no descriptor but the
 pipe to its worker, closes stdin (input() fails at once), sends Python and C-level output to a
-capped buffer, limits its memory, file sizes and processes, forgets what the worker loaded that this
-task must not see (Loader.keep_only_for), and enters Landlock. Then it loads the notebook, runs the
+capped buffer, limits its memory, file sizes, processes and CPU time, forgets what the worker loaded
+that this task must not see (Loader.keep_only_for), enters Landlock and, outside bubblewrap (whose
+jail has it already), loads the syscall filter (seccomp.py). Then it loads the notebook, runs the
 job and writes one framed message of plain data to its pipe. The worker adds nothing to that
 message and judges nothing: the trusted grader does, outside the jail.
 """
@@ -18,9 +19,9 @@ import tempfile
 import types
 from dataclasses import asdict, dataclass
 
-from . import landlock
+from . import landlock, seccomp
 from .frames import OUTPUT_LIMIT, frame
-from .limits import limit_child
+from .limits import limit_child, wall_backstop
 
 @dataclass
 class Job:
@@ -33,10 +34,15 @@ class Job:
     task: str
     kind: str = "task"
     notebook: str | None = None
-    timeout: float = 10.0
+    timeout: float = 10.0  # CPU seconds (limits.py)
     memory_gib: float = 2.0
     hidden: str | None = None
     channel: int | None = None
+    wall_timeout: float = 0.0  # wall-clock seconds; 0: limits.wall_backstop(timeout)
+
+    @property
+    def wall_seconds(self) -> float:
+        return self.wall_timeout or wall_backstop(self.timeout)
 
     @property
     def lesson(self) -> str:
@@ -113,11 +119,14 @@ def run(job: Job, send: int, loader, sandbox: Sandbox, namespace: dict | None = 
         tempfile.tempdir = os.environ["TMPDIR"] = sandbox.scratch
         output_fd = _c_level_output(sandbox.scratch)
         sys.stdin = _NoInput()
-        limits = limit_child(job.memory_gib)
+        limits = limit_child(job.memory_gib, job.timeout)
         torch.set_num_threads(1)
         loader.keep_only_for(job.lesson, job.notebook)
-        jail = " + ".join(x for x in (sandbox.name if sandbox.name != "limits" else "", _enter_landlock(sandbox),
-                                      limits) if x)
+        landlocked = _enter_landlock(sandbox)
+        # inside bubblewrap the jail's filter is already on (bwrap --seccomp); elsewhere load it now
+        filtered = seccomp.active() if sandbox.name == "bwrap" else seccomp.apply_to_self()
+        jail = " + ".join(x for x in (sandbox.name if sandbox.name != "limits" else "", landlocked,
+                                      "seccomp" if filtered else "", limits) if x)
         outcome = _outcome(job, loader, namespace)
         c_output = _head_of_file(output_fd, OUTPUT_LIMIT)
         output = outcome.output + ("\n" if outcome.output and c_output else "") + c_output

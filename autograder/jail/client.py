@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..reference import CompiledLessons
-from . import bwrap, hidden_runner, landlock, view
+from . import bwrap, hidden_runner, landlock, seccomp, view
 from .child import Job, Sandbox
 from .frames import OUTPUT_LIMIT, RESULT_LIMIT, send_json, unframe
 from .limits import JAIL_PIDS, PidsCgroup
@@ -59,17 +59,20 @@ def choose(wanted: str = "auto") -> Isolation:
     ok, why = bwrap.usable() if wanted in ("auto", "bwrap") else (False, "")
     abi = landlock.abi_version()
     cgroup = "pids cgroup" if os.geteuid() == 0 else "rlimits"
+    syscalls = seccomp.available()[1]  # "seccomp (...)", or "no syscall filter (why)"
     if ok:
         return Isolation("bwrap", f"bubblewrap ({why}: mount, PID, network, IPC, user namespaces; "
-                                  f"{cgroup}, {JAIL_PIDS} processes)" + (f"; Landlock ABI {abi}" if abi else ""))
+                                  f"{cgroup}, {JAIL_PIDS} processes)" + (f"; Landlock ABI {abi}" if abi else "")
+                                  + f"; {syscalls}")
     if wanted == "bwrap":
         raise JailUnavailable(why)
     if abi and wanted in ("auto", "landlock"):
-        return Isolation("landlock", f"Landlock ABI {abi} and resource limits (no bubblewrap: {why or 'not asked'})")
+        return Isolation("landlock", f"Landlock ABI {abi} and resource limits; {syscalls} "
+                                     f"(no bubblewrap: {why or 'not asked'})")
     if wanted == "landlock":
         raise JailUnavailable("Landlock is not available here (it needs Linux 5.13+ with Landlock enabled)")
-    return Isolation("limits", "resource limits only: student code can read files the grader can "
-                               "(no bubblewrap, no Landlock)")
+    return Isolation("limits", f"resource limits only: student code can read files the grader can "
+                               f"(no bubblewrap, no Landlock); {syscalls}")
 
 
 def decode(payload: bytes, job: Job):
@@ -103,10 +106,12 @@ class Worker:
                 "--results", str(results_w)]
         readable = [Path(p) for p in readable]
         self.cgroup = None
+        filter_fd = None
         if isolation.name == "bwrap":
             self.scratch_host = None
             scratch = "/tmp/scratch"
-            argv = bwrap.command(argv, readable=readable, as_pid_1=True,
+            filter_fd = seccomp.program_fd()
+            argv = bwrap.command(argv, readable=readable, as_pid_1=True, seccomp_fd=filter_fd,
                                  env={"PYTHONPATH": str(Path(__file__).resolve().parents[2])})
             sandbox = Sandbox(["/"], ["/tmp"], [], scratch, "bwrap")
             env, cwd = None, None
@@ -126,8 +131,13 @@ class Worker:
             if self.cgroup:
                 argv = self.cgroup.trampoline(argv)
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(argv, pass_fds=(control_r, results_w, *pass_fds), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=self.stderr, env=env, cwd=cwd)
+        try:
+            self.process = subprocess.Popen(argv, pass_fds=tuple(fd for fd in (control_r, results_w, filter_fd, *pass_fds)
+                                                                 if fd is not None),
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                            env=env, cwd=cwd)
+        finally:
+            seccomp.close(filter_fd)
         os.close(control_r)
         os.close(results_w)
         os.set_blocking(self.results, False)
@@ -163,7 +173,7 @@ class Worker:
 
     def collect(self, jobs: list[Job]) -> dict[int, bytes]:
         """Payloads of the jobs the worker reported (all of them, unless it died or stalled)."""
-        deadline = time.monotonic() + STARTUP_SECONDS + sum(job.timeout + 5 for job in jobs)
+        deadline = time.monotonic() + STARTUP_SECONDS + sum(job.wall_seconds + 5 for job in jobs)
         return read_tagged(self.results, self.buffer, {job.id for job in jobs}, deadline, self.process)
 
     def problem(self) -> str:
@@ -302,6 +312,7 @@ def run_forked(jobs: list[Job], *, loader, namespace: dict | None = None, readab
     grants = [str(p) for p in view.readable(readable)] if abi else []
     sandbox = Sandbox(grants, [scratch_host], [str(p) for p in view.listable()], scratch,
                       "landlock" if abi else "limits")
+    seccomp.program()  # built once per kernel, before the fork: each child loads it on itself
     receive, send = os.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: never returns
@@ -321,7 +332,8 @@ def run_forked(jobs: list[Job], *, loader, namespace: dict | None = None, readab
         finally:
             os._exit(0)
     os.close(send)
-    data, deadline = bytearray(), time.monotonic() + sum(job.timeout + 5 for job in jobs) + 10
+    # the worker stops each job at its CPU limit; this only backs it up (wall_seconds: limits.py)
+    data, deadline = bytearray(), time.monotonic() + sum(job.wall_seconds + 5 for job in jobs) + 10
     try:
         while time.monotonic() < deadline:
             ready, _, _ = select.select([receive], [], [], 0.5)

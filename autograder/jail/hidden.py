@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..reference import CompiledLessons
-from . import bwrap, hidden_runner
+from . import bwrap, hidden_runner, seccomp
 from .client import STARTUP_SECONDS, Isolation, Worker, _groups, decode, read_tagged
 from .child import Job
 from .frames import send_json
@@ -54,14 +54,21 @@ class Runner:
                 "--results", str(results_w)]
         env = {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         self.scratch = tempfile.mkdtemp(prefix="gpt-course-hidden-")
+        filter_fd = None
         if isolation.name == "bwrap":  # nothing of the submission, nothing writable but its own /tmp
-            argv, env, cwd = bwrap.command(argv, env=env), None, None
+            filter_fd = seccomp.program_fd()
+            argv, env, cwd = bwrap.command(argv, env=env, seccomp_fd=filter_fd), None, None
         else:
             env, cwd = bwrap.jail_environment({**env, "TMPDIR": self.scratch, "HOME": self.scratch}), self.scratch
         channels = [fd for _, fd in jobs]
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(argv, pass_fds=(control_r, results_w, *channels), stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=self.stderr, env=env, cwd=cwd)
+        try:
+            self.process = subprocess.Popen(argv, pass_fds=tuple(fd for fd in (control_r, results_w, filter_fd, *channels)
+                                                                 if fd is not None),
+                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
+                                            env=env, cwd=cwd)
+        finally:
+            seccomp.close(filter_fd)
         os.close(control_r)
         os.close(results_w)
         os.set_blocking(self.results, False)

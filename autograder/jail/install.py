@@ -1,8 +1,9 @@
-"""`make jail`: install bubblewrap where this machine lets us, then prove the jail works.
+"""`make jail`: install bubblewrap (and libseccomp2, for the syscall filter) where this machine lets
+us, then prove the jail works.
 
 Instructors need it (`make autograde` refuses to grade without it, unless UNSAFE=1); students do
 not (their `make grade` falls back to Landlock and resource limits). As root with apt-get (a
-grading server, CI) it installs the Debian/Ubuntu package; otherwise it says what to run.
+grading server, CI) it installs the Debian/Ubuntu packages; otherwise it says what to run.
 
     python -m autograder.jail.install           # install if needed and possible; exit 1 if no jail
     python -m autograder.jail.install --check   # only say which jail grading will use (make setup)
@@ -11,12 +12,13 @@ grading server, CI) it installs the Debian/Ubuntu package; otherwise it says wha
 from __future__ import annotations
 
 import argparse
+import ctypes.util
 import os
 import shutil
 import subprocess
 import sys
 
-from . import bwrap
+from . import bwrap, seccomp
 from .client import choose
 
 
@@ -35,6 +37,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.jail.install", description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only report which jail grading will use")
     args = parser.parse_args(argv)
+    can_apt = not args.check and os.geteuid() == 0 and shutil.which("apt-get")
+    if can_apt and seccomp.library() is None and ctypes.util.find_library("seccomp") is None:
+        print("installing libseccomp2 (apt-get install libseccomp2)...", flush=True)
+        if apt_install("libseccomp2"):
+            seccomp.library.cache_clear()  # pyseccomp finds the library now
+            seccomp.program.cache_clear()
+    if not seccomp.available()[0]:
+        print(f"note: {seccomp.available()[1]}: grading works, without the syscall filter", file=sys.stderr)
     ok, why = bwrap.usable()
     if not ok and not args.check and bwrap.executable() is None and os.geteuid() == 0 and shutil.which("apt-get"):
         print("installing bubblewrap (apt-get install bubblewrap)...", flush=True)

@@ -1,7 +1,13 @@
-"""Resource limits for student code: memory, file size, processes, and a cap on the whole jail's tasks.
+"""Resource limits for student code: memory, file size, processes, CPU time, and a cap on the whole jail's tasks.
 
 Per process (set by a task's child on itself): address space (memory), the size of any file it
-writes, and, where the kernel enforces it for this user, the number of processes. The kernel does
+writes, CPU time, and, where the kernel enforces it for this user, the number of processes.
+
+Time limits count CPU time, not wall-clock time, so a correct notebook graded on a busy machine
+does not run out of time: the task's limit (Job.timeout) is CPU seconds of its process, its threads
+and the processes it starts (the worker adds up its process group; RLIMIT_CPU stops any one process
+that gets past that). Wall-clock time only backs this up, for code that sleeps or blocks and so uses
+no CPU: `wall_backstop` of the limit, generously. The kernel does
 not enforce RLIMIT_NPROC for root, so a grader running as root puts the whole jail in its own pids
 cgroup instead (`PidsCgroup`): a fork bomb then fails at the cap, and the cgroup lists every
 process the jail started, for the final kill.
@@ -9,6 +15,7 @@ process the jail started, for the final kill.
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import signal
@@ -18,6 +25,27 @@ from pathlib import Path
 FILE_LIMIT = 256 << 20  # bytes any one file written by student code may reach
 NPROC_MARGIN = 64  # processes a task may add to what its user already runs (non-root)
 JAIL_PIDS = 256  # processes and threads in a whole jail (root, pids cgroup)
+WALL_FACTOR, WALL_MARGIN = 5, 30.0  # the wall-clock backstop: 5x the CPU limit, plus 30 s
+
+
+def wall_backstop(cpu_seconds: float) -> float:
+    """Wall-clock seconds after which code that stays under its CPU limit is stopped all the same."""
+    return WALL_FACTOR * cpu_seconds + WALL_MARGIN
+
+
+def cpu_reason(cpu_seconds: float) -> str:
+    return f"used more than {cpu_seconds:g} s of CPU time (an infinite loop?)"
+
+
+def wall_reason(wall_seconds: float, used: float) -> str:
+    return (f"did not finish within {wall_seconds:g} s of wall-clock time although it used only {used:.1f} s "
+            f"of CPU (blocked or sleeping?)")
+
+
+def limit_cpu(seconds: float) -> None:
+    """RLIMIT_CPU: SIGXCPU once this process used `seconds` of CPU time, SIGKILL 2 s later."""
+    soft = max(1, math.ceil(seconds))
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
 
 
 def _vm_size() -> int:
@@ -25,8 +53,10 @@ def _vm_size() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def limit_child(memory_gib: float) -> str:
+def limit_child(memory_gib: float, cpu_seconds: float | None = None) -> str:
     """Limits for a task's child, applied to itself; returns a short description for reports."""
+    if cpu_seconds:
+        limit_cpu(cpu_seconds)
     try:
         base = _vm_size()
     except OSError:  # no /proc (macOS): count from nothing

@@ -3,8 +3,9 @@
 The grader starts one worker per submission (`python -m autograder.jail.worker`, inside bubblewrap
 when it can). The worker imports torch once, receives the compiled reference lessons the next jobs
 may build on, and for each job forks a child (child.py) that runs the student's code. It enforces
-each job's time limit, kills the job's process group and any process the job left behind, and
-forwards the child's message, untouched, to the grader. It never runs student code itself.
+each job's time limit (CPU time of the job's process group, with a wall-clock backstop: limits.py),
+kills the job's process group and any process the job left behind, and forwards the child's
+message, untouched, to the grader. It never runs student code itself.
 
 Inside bubblewrap the worker is the jail's PID 1: its children cannot kill it, orphans come back to
 it, and when it ends the kernel ends every process in the jail. Elsewhere it makes itself a child
@@ -22,21 +23,26 @@ import signal
 import sys
 import time
 
+from . import seccomp
 from .child import Job, Sandbox
 from .frames import RESULT_LIMIT, frame, receive_json, tagged
+from .limits import cpu_reason, wall_reason
 
 _PR_SET_DUMPABLE, _PR_SET_CHILD_SUBREAPER = 4, 36
 SCRATCH_CAP = 256 << 20  # bytes of files all children may leave in a scratch folder on disk
+CPU_CHECK_SECONDS = 0.25  # how often the CPU time of running jobs is measured
 
 
-def exit_reason(status: int, memory_gib: float) -> str:
-    """One line for a child that ended without sending its outcome."""
+def exit_reason(status: int, job: Job, cpu_used: float = 0.0) -> str:
+    """One line for a child that ended without sending its outcome (cpu_used: its CPU seconds)."""
     if os.WIFSIGNALED(status):
         sig = signal.Signals(os.WTERMSIG(status))
         if sig == signal.SIGSEGV:
             return "crashed the Python process (segmentation fault; very deep recursion?)"
+        if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu_used >= job.timeout):  # RLIMIT_CPU
+            return cpu_reason(job.timeout)
         if sig == signal.SIGKILL:
-            return f"was killed, probably for using more than {memory_gib:g} GiB of memory"
+            return f"was killed, probably for using more than {job.memory_gib:g} GiB of memory"
         return f"was stopped by signal {sig.name}"
     return "exited the process before finishing (os._exit or similar): remove that call"
 
@@ -44,7 +50,8 @@ def exit_reason(status: int, memory_gib: float) -> str:
 class _Running:
     def __init__(self, job: Job, pid: int, fd: int):
         self.job, self.pid, self.fd = job, pid, fd
-        self.deadline = time.monotonic() + job.timeout
+        self.deadline = time.monotonic() + job.wall_seconds  # the backstop; the limit is CPU time
+        self.cpu = 0.0  # CPU seconds of its process group, as last measured
         self.data, self.overflow, self.status = bytearray(), False, None
 
     def drain(self) -> None:
@@ -67,7 +74,8 @@ class Supervisor:
     def __init__(self, loader, sandbox: Sandbox, parallel: int = 2, namespace: dict | None = None):
         self.loader, self.sandbox, self.parallel, self.namespace = loader, sandbox, max(1, parallel), namespace
         self.statuses: dict[int, int] = {}  # exit statuses reaped early (waitpid(-1) takes any child)
-        self._checked_scratch = 0.0
+        self.cpu_at_exit: dict[int, float] = {}  # CPU seconds of reaped children (and what they reaped)
+        self._checked_scratch = self._checked_cpu = 0.0
 
     def run(self, jobs: list[Job], emit, more=None) -> None:
         """Run `jobs`, then whatever more() returns each time all jobs so far have started (None: no more).
@@ -105,14 +113,17 @@ class Supervisor:
                         child.drain()
                 self._reap()
                 over_disk = self._scratch_full()
+                self._measure_cpu(running)
                 for pid, child in list(running.items()):
                     ended = pid in self.statuses
+                    over_cpu = child.cpu > child.job.timeout
                     if ended or child.overflow:
                         payload = self._finish(child)
-                    elif time.monotonic() >= child.deadline or over_disk:
+                    elif over_cpu or time.monotonic() >= child.deadline or over_disk:
                         child.drain()
                         reason = (f"wrote more than {SCRATCH_CAP >> 20} MiB of files" if over_disk else
-                                  f"timed out after {child.job.timeout:g} s (an infinite loop?)")
+                                  cpu_reason(child.job.timeout) if over_cpu else
+                                  wall_reason(child.job.wall_seconds, child.cpu))
                         payload = frame({"status": "error", "value": None, "reason": reason, "output": "",
                                          "isolation": ""})
                     else:
@@ -156,8 +167,9 @@ class Supervisor:
             self._reap()
             time.sleep(0.01)
         status = self.statuses.get(child.pid, 0)
+        cpu = max(child.cpu, self.cpu_at_exit.get(child.pid, 0.0))
         return frame({"status": "error", "value": None, "output": "", "isolation": "",
-                      "reason": exit_reason(status, child.job.memory_gib)})
+                      "reason": exit_reason(status, child.job, cpu)})
 
     def _stop(self, child: _Running) -> None:
         for target in (lambda: os.killpg(child.pid, signal.SIGKILL), lambda: os.kill(child.pid, signal.SIGKILL)):
@@ -171,17 +183,28 @@ class Supervisor:
             except ChildProcessError:
                 pass
         self.statuses.pop(child.pid, None)
+        self.cpu_at_exit.pop(child.pid, None)
         os.close(child.fd)
 
     def _reap(self) -> None:
         while True:
             try:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
             self.statuses[pid] = status
+            self.cpu_at_exit[pid] = usage.ru_utime + usage.ru_stime
+
+    def _measure_cpu(self, running: dict) -> None:
+        """Each running job's CPU seconds: every process in its group, with all their threads."""
+        if not running or time.monotonic() - self._checked_cpu < CPU_CHECK_SECONDS:
+            return
+        self._checked_cpu = time.monotonic()
+        used = _cpu_by_group(set(running))
+        for pid, child in running.items():
+            child.cpu = max(child.cpu, used.get(pid, 0.0))
 
     def _kill_strays(self, running: dict) -> None:
         """Kill processes a finished job left behind (they came back to us: PID 1 or subreaper)."""
@@ -194,6 +217,7 @@ class Supervisor:
         self._reap()
         for pid in [p for p in self.statuses if p not in running]:
             del self.statuses[pid]
+            self.cpu_at_exit.pop(pid, None)
 
     def _scratch_full(self) -> bool:
         """Outside bubblewrap the scratch folder is on the real disk: watch how much it holds."""
@@ -211,6 +235,32 @@ class Supervisor:
                 if total > SCRATCH_CAP or seen > 100_000:
                     return True
         return False
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_by_group(groups: set[int]) -> dict[int, float]:
+    """{process group: CPU seconds} from /proc: user + system time of each member (all its threads)
+    and of the children it has reaped. Empty without /proc (macOS): RLIMIT_CPU alone stops a task there."""
+    used: dict[int, float] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return used
+    for name in entries:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 14 and int(fields[2]) in groups:
+            ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
+            used[int(fields[2])] = used.get(int(fields[2]), 0.0) + ticks / _TICK
+    return used
 
 
 def _children_of(parent: int) -> list[int]:
@@ -263,6 +313,8 @@ def main(argv=None) -> int:
     all_tasks()
     config = receive_json(args.control)
     sandbox = Sandbox(**config["sandbox"])
+    if sandbox.name != "bwrap":
+        seccomp.program()  # built once here: each child loads it on itself (bwrap loaded it for the jail)
     os.makedirs(sandbox.scratch, exist_ok=True)
     os.environ["TMPDIR"] = sandbox.scratch
     reference = CompiledLessons()

@@ -3,6 +3,12 @@
 The kernel's earlier lessons (its set-up cells' `load_lesson("08")`) come from the course's source
 notebooks compiled into a file the kernel reads (reference.py): the lessons before this one only.
 `jail = "none"` (make autograde UNSAFE=1) runs an ordinary kernel with the same reference lessons.
+
+Time: `cpu_seconds_per_cell` (60) is each cell's CPU time, enforced in the jailed kernel itself
+(jail/kernel.py: RLIMIT_CPU moved per cell, the whole notebook's budget as the hard limit), so a
+busy grading machine does not fail a correct notebook. nbclient's `timeout` is wall-clock time:
+here only the backstop for a cell that sleeps or blocks, `limits.wall_backstop` of the CPU budget
+(330 s). The ordinary kernel of UNSAFE=1 has that wall-clock limit only.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from pathlib import Path
 
 from jupyter_core.utils import run_sync
 from nbgrader.preprocessors import Execute
-from traitlets import Unicode
+from traitlets import Float, Unicode
 
-from ..jail.kernel import JailedKernelManager
+from ..jail.kernel import CELL_CPU_SECONDS, JailedKernelManager
+from ..jail.limits import wall_backstop
 from ..loader import Loader
 from ..paths import lesson_id
 from ..reference import CompiledLessons
@@ -30,13 +37,23 @@ def course_source() -> Source:
 
 class JailedExecute(Execute):
     jail = Unicode("bwrap", help="bwrap: run the kernel in bubblewrap; none: an ordinary kernel").tag(config=True)
+    cpu_seconds_per_cell = Float(CELL_CPU_SECONDS, help="CPU time one cell may use (the jailed kernel "
+                                                        "enforces it); timeout becomes the wall-clock "
+                                                        "backstop").tag(config=True)
 
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", JailedKernelManager)
         super().__init__(**kwargs)
         self._reference = ""
+        self._cells = 0
+        self.timeout = round(wall_backstop(self.cpu_seconds_per_cell))
+        self.error_on_timeout = {
+            "ename": "CellTimeoutError", "evalue": "",
+            "traceback": [f"CellTimeoutError: this cell did not finish within {self.timeout} s of wall-clock "
+                          f"time, although its CPU limit is {self.cpu_seconds_per_cell:g} s (blocked or sleeping?)"]}
 
     def preprocess(self, nb, resources, km=None):
+        self._cells = sum(1 for cell in nb.cells if cell.cell_type == "code")
         lesson = lesson_id(resources["nbgrader"]["assignment"])
         source = course_source()
         compiled = CompiledLessons.compile(source, [lid for lid in source.lessons() if lid < lesson],
@@ -55,6 +72,8 @@ class JailedExecute(Execute):
             manager.jail = self.jail
             manager.visible = self.resources.get("metadata", {}).get("path") or ""
             manager.reference = self._reference
+            manager.cpu_seconds_per_cell = self.cpu_seconds_per_cell
+            manager.cells = self._cells
         await super().async_start_new_kernel(**kwargs)
 
     # nbclient's blocking start_new_kernel (what Execute.preprocess calls) wraps the base class's

@@ -35,7 +35,8 @@ class Case:
     write: Callable[[Path], None]  # writes the notebook at this path
     expect: dict[str, tuple[str, str]] = field(default_factory=dict)  # task -> (status, reason part)
     # the reason part may be a tuple of alternatives (what a path hidden by bubblewrap vs Landlock says)
-    timeout: float | None = None  # per-task time limit for this case (keeps the corpus fast)
+    timeout: float | None = None  # per-task CPU-time limit for this case (keeps the corpus fast)
+    wall: float | None = None  # per-task wall-clock backstop (default: limits.wall_backstop(timeout))
     memory_gib: float | None = None
     deterministic: bool = True  # fit for the byte-identical results.json test
     also: dict[str, str] = field(default_factory=dict)  # task -> a second piece its reason must hold
@@ -132,10 +133,14 @@ CASES = [
     Case("os_exit", with_code(encode=encode_then("import os\nos._exit(3)")), ENC("exited the process before finishing")),
     Case("segfault", with_code(encode=encode_then("import ctypes\nctypes.string_at(0)")), ENC("segmentation fault")),
     Case("keyboard_interrupt", with_code(encode=encode_then("raise KeyboardInterrupt")), ENC("KeyboardInterrupt")),
-    Case("infinite_loop", with_code(encode=encode_then("while True:\n    pass")), ENC("timed out after 3 s"),
-         timeout=3),
+    Case("infinite_loop", with_code(encode=encode_then("while True:\n    pass")),
+         ENC("used more than 3 s of CPU time (an infinite loop?)"), timeout=3),
     Case("sleeping_subprocess", with_code(encode=encode_then(
-        "import subprocess\nsubprocess.run(['sleep', '60'])")), ENC("timed out after 3 s"), timeout=3),
+        "import subprocess\nsubprocess.run(['sleep', '60'])")),
+         ENC("did not finish within 4 s of wall-clock time although it used only"), timeout=3, wall=4),
+    Case("spinning_subprocess", with_code(encode=encode_then(  # CPU time of the processes it starts counts too
+        "import subprocess, sys\nsubprocess.run([sys.executable, '-c', 'while True: pass'])")),
+         ENC("used more than 3 s of CPU time"), timeout=3),
     Case("recursion_bomb", with_code(encode="def encode(text, stoi):\n    return encode(text, stoi)\n"),
          ENC("recursed too deeply")),
     Case("deep_c_recursion", with_code(encode="import sys\nsys.setrecursionlimit(10**8)\n"

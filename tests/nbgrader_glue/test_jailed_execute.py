@@ -8,6 +8,7 @@ and load_lesson("01") finds the reference lesson compiled for the kernel.
 
 from __future__ import annotations
 
+import platform
 import socket
 from pathlib import Path
 
@@ -90,3 +91,29 @@ def test_unsafe_runs_an_ordinary_kernel_with_the_same_reference(tmp_path, monkey
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     nb, _ = JailedExecute(jail="none", timeout=60).preprocess(nb, resources_for(folder, tmp_path))
     assert ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells] == [f"{folder}\n", "[0, 1]\n"]
+
+
+@needs_bwrap
+def test_a_looping_cell_stops_at_its_cpu_time_and_the_next_cell_runs(tmp_path, monkeypatch):
+    """Per-cell CPU time in the jailed kernel (jail/kernel.py), and the jail's syscall filter there too."""
+    from autograder.jail import seccomp
+
+    folder = tmp_path / "autograded" / "alice" / "02_tokens"
+    folder.mkdir(parents=True)
+    nb = notebook(
+        new_code_cell("import ctypes, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                      "print(libc.syscall(272, 0), errno.errorcode.get(ctypes.get_errno()))"),  # x86-64 unshare(0)
+        new_code_cell("while True:\n    pass"),
+        new_code_cell("print('next cell')"),
+    )
+    nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    execute = JailedExecute(jail="bwrap", cpu_seconds_per_cell=2)
+    assert execute.timeout == 40  # the wall-clock backstop: 5 x 2 s + 30 s
+    nb, _ = execute.preprocess(nb, resources_for(folder, tmp_path))
+    if seccomp.available()[0] and platform.machine() == "x86_64":
+        assert nb.cells[0].outputs[0]["text"] == "-1 EPERM\n"
+    errors = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    assert errors and errors[0].ename == "CellCPUTimeExceeded", nb.cells[1].outputs
+    assert errors[0].evalue == "this cell used more than 2 s of CPU time (an infinite loop?)"
+    assert nb.cells[2].outputs[0]["text"] == "next cell\n"
