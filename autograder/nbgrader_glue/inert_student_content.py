@@ -11,7 +11,8 @@ renders it:
 - text/html outputs: sanitized (no script, event handler, javascript:/data: URL, iframe, object,
   embed, form, meta, base or style); PNG, JPEG and GIF images, text/plain and text/latex stay
   (the templates escape text; images are data in an <img>); every other MIME type (SVG, which can
-  carry script, application/javascript, widget views, vnd.*) is dropped, with a short note;
+  carry script, application/javascript, widget views, vnd.*) is dropped, and text/plain becomes a
+  short note saying so;
 - markdown (cells, text/markdown outputs, grader comments): kept as written when nbconvert renders
   it to HTML without raw HTML and nh3 would change nothing in that HTML; otherwise replaced by the
   sanitized HTML of its rendering, on one line (a markdown HTML block that renders as it is);
@@ -147,7 +148,7 @@ def inert_output(output):
             data[mime] = inert_markdown(value)
         else:
             removed = True
-    if removed and "text/plain" not in data:
+    if removed:  # in place of the student's text: the page would show e.g. "<...Javascript object>"
         data["text/plain"] = NOTE
     output.data = data
     output.metadata = _image_sizes(output.get("metadata") or {}, data)
