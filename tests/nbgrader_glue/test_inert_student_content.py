@@ -164,6 +164,8 @@ def test_markdown_a_student_wrote_renders_inert():
         "![pic](attachment:pic.svg)",
         "![missing](attachment:nothing)",
         "<b>x</b>\n\n```\n[y](javascript:alert(1)) <i>z</i>\n\n$a<b$\n```",
+        '<div><a href="x">[y](javascript:alert(1))</a></div>',  # looks like this step's own output: kept, inert
+        "<div>a\r\r[y](javascript:alert(1))</div>",
     ]
     svg = {"pic.svg": {"image/svg+xml": "PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+", "text/html": "PHNjcmlwdD4="}}
     cells = [new_markdown_cell(source) for source in attacks]
