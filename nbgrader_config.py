@@ -17,6 +17,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 from autograder.nbgrader_glue.flag_edited_cells import FlagEditedCells
 from autograder.nbgrader_glue.grade_checks import GradeChecks
 from autograder.nbgrader_glue.hide_hidden_tests import HideHiddenTests
+from autograder.nbgrader_glue.inert_student_content import InertStudentContent
 from autograder.nbgrader_glue.jailed_execute import JailedExecute
 from autograder.nbgrader_glue.lesson_file_collector import LessonFileCollector
 from autograder.nbgrader_glue.restore_deleted_cells import RestoreDeletedCells
@@ -44,14 +45,15 @@ c.GenerateAssignment.preprocessors = [
 # Autograde: nbgrader's own steps, plus: note edited or deleted locked cells, and put deleted ones
 # back, before OverwriteCells restores them; run only set-up, solution and check cells, without
 # their hidden tests, in a kernel inside the jail; score check cells (and run the hidden tests) with
-# the course's grader, in the jail too (same verdicts as `make grade`).
+# the course's grader, in the jail too (same verdicts as `make grade`); last, once graded, make the
+# student's outputs and markdown inert (no script reaches formgrader, which renders this notebook).
 c.Autograde.sanitize_preprocessors = [
     ClearOutput, DeduplicateIds, OverwriteKernelspec, FlagEditedCells, RestoreDeletedCells, OverwriteCells,
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
     SkipDemoCells, StripHiddenTests, JailedExecute, GradeChecks, IgnorePattern, ClearMetadataPreprocessor,
-    LimitOutput, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata,
+    LimitOutput, SaveAutoGrades, AssignLatePenalties, InertStudentContent, CheckCellMetadata,
 ]
 
 # A cell that uses more CPU time than this is stopped (each check has its own, shorter limit:
@@ -59,8 +61,11 @@ c.Autograde.autograde_preprocessors = [
 # stops cells that sleep or block, so a busy machine does not fail a correct notebook.
 c.JailedExecute.cpu_seconds_per_cell = 60
 
-# Feedback never shows hidden tests (nbgrader restores them for autograde; see nbgrader #917, #1363).
-c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, CSSHTMLHeaderPreprocessor]
+# Feedback never shows hidden tests (nbgrader restores them for autograde; see nbgrader #917, #1363),
+# and student content is made inert again (a notebook autograded before that step, or edited since).
+# nbconvert's own HTMLExporter.sanitize_html stays off: its bleach list escapes <p>, <th>, <img> and
+# headings into visible tag text, and nbgrader's feedback template renders markdown cells without it.
+c.GenerateFeedback.preprocessors = [HideHiddenTests, GetGrades, InertStudentContent, CSSHTMLHeaderPreprocessor]
 
 # zip_collect: an archive of files named <student>_<NN_slug>.ipynb, e.g. alice_01_chars.ipynb.
 c.ZipCollectApp.downloaded_directory = ".nbgrader/downloaded"

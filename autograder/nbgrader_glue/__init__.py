@@ -10,8 +10,10 @@ Autograde, steps:
   strip_hidden_tests.StripHiddenTests        hidden tests leave the notebook before it runs
   jailed_execute.JailedExecute               nbgrader's Execute, with the kernel in the jail
   grade_checks.GradeChecks                   check cells scored by the course's grader (hidden tests too)
+  inert_student_content.InertStudentContent  last: no script in outputs, markdown or metadata (formgrader shows it)
 Feedback:
   hide_hidden_tests.HideHiddenTests          no hidden test text in what students get back
+  inert_student_content.InertStudentContent  the page holds no script a student wrote (again: older notebooks)
 Collect:
   lesson_file_collector.LessonFileCollector  zip_collect for files named <student>_<NN_slug>.ipynb
 

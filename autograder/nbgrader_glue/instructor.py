@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import zipfile
+import zlib
 from pathlib import Path
 
 import nbformat
@@ -39,7 +40,7 @@ from ..paths import lesson_id
 from ..report import results_json
 from ..run import FAILED, Verdict
 from ..tasks import lesson_tasks
-from .cells import hidden_lines
+from .cells import hidden_lines, without_hidden_tests
 from .commands import FLAGS_KEY, course_config, environment, nbgrader
 
 WORK = Path(".nbgrader")  # nbgrader's working folders, relative to the course root (see nbgrader_config.py)
@@ -313,41 +314,76 @@ def hidden_test_lines(assignment: str) -> list[str]:
     """Every line of hidden test code in an assignment's source cells, from the gradebook."""
     from nbgrader.api import MissingEntry
 
-    lines = []
+    lines, public = [], set()
     with gradebook() as gb:
         try:
             for notebook in gb.find_assignment(assignment).notebooks:
                 for cell in notebook.source_cells:
                     lines += hidden_lines(cell.source or "")
+                    public.update(line.strip() for line in without_hidden_tests(cell.source or "").split("\n"))
         except MissingEntry:
             pass
-    return [line for line in lines if len(line) >= 4]  # ignore trivia such as "pass" or ")"
+    # Pages are searched ignoring case: a short line ("pass", "return", "else:") or one the release
+    # shows anyway ("import torch") is no secret, and would withhold every page.
+    return [line for line in lines if len(line) >= MIN_LINE and line not in public]
+
+
+MIN_LINE = 8  # hidden lines shorter than this are not searched for
+MIN_ENCODED = 8  # base32, base85 and zlib forms shorter than this could match ordinary text by chance
+
+
+def _aligned(encode, data: bytes, group: int, chars: int, bits: int | None = None) -> list[str]:
+    """For each byte alignment the line can have inside a longer encoded text (`group` bytes make
+    `chars` characters), the characters that depend on the line's bytes alone. Bit-aligned codes
+    (base64, base32: `bits` per character) give every character whose bits lie inside the line;
+    base85 gives whole groups only (each character depends on all four bytes of its group)."""
+    forms = []
+    for shift in range(group):
+        encoded = encode(b"\0" * shift + data)
+        if isinstance(encoded, bytes):
+            encoded = encoded.decode("ascii")
+        start, end = 8 * shift, 8 * (shift + len(data))  # the line's bits
+        if bits:
+            forms.append(encoded[-(-start // bits):end // bits])
+        else:
+            first, last = -(-shift // group), (shift + len(data)) // group  # whole groups inside the line
+            forms.append(encoded[first * chars:last * chars])
+    return forms
 
 
 def encodings(line: str) -> list[str]:
     """A hidden line as text, and as it would show if printed in an encoding to slip past a grep.
 
     The real guarantee is that hidden tests never run where a student's output comes from; this
-    check is the second line of defence. For base64, each of the three alignments the line can
-    have inside a longer encoded text gives the characters that depend on the line's bytes alone:
-    all but the first 2 (or 3) when it starts 1 (or 2) bytes into a 3-byte group, and all but the
-    last 3 (or 2) when it ends 1 (or 2) bytes into one."""
+    check is the second line of defence. Forms: the text, reversed, hex, JSON-escaped, rot13, base64,
+    base32, base85 and Ascii85 at every alignment inside a longer encoded text, and the line
+    compressed with zlib (each level's bytes as base64, hex, their Python repr and as latin-1 text).
+    feedback_leaks compares them ignoring case (upper-case hex, a shouted line)."""
     data = line.encode()
     forms = [line, line[::-1], data.hex(), json.dumps(line)[1:-1], codecs.encode(line, "rot13")]
-    for shift in range(3):
-        encoded = base64.b64encode(b"\0" * shift + data).decode()
-        forms.append(encoded[(0, 2, 3)[shift]:len(encoded) - (0, 3, 2)[(shift + len(data)) % 3]])
-    return [form for form in forms if len(form) >= 4]
+    forms += _aligned(base64.b64encode, data, 3, 4, bits=6)
+    encoded = _aligned(base64.b32encode, data, 5, 8, bits=5)
+    encoded += _aligned(base64.b85encode, data, 4, 5) + _aligned(base64.a85encode, data, 4, 5)
+    for blob in dict.fromkeys(zlib.compress(data, level) for level in range(1, 10)):
+        encoded += _aligned(base64.b64encode, blob, 3, 4, bits=6)
+        encoded += [blob.hex(), repr(blob)[2:-1], blob.decode("latin-1")]
+    forms += [form for form in encoded if len(form) >= MIN_ENCODED]
+    return list(dict.fromkeys(form for form in forms if len(form) >= 4))
+
+
+def shows(line: str, *texts: str) -> bool:
+    """Whether any text shows the line in any of its encodings, in any case."""
+    folded = [text.lower() for text in texts]
+    return any(form.lower() in text for form in encodings(line) for text in folded)
 
 
 def feedback_leaks(folder: Path = FEEDBACK) -> dict[Path, list[str]]:
     """{page: [hidden lines it shows]} for each feedback page that shows hidden test text, in any encoding."""
     leaks = {}
     for page in sorted(folder.glob("*/*/*.html")):
-        raw = page.read_text(encoding="utf-8")
+        raw = page.read_bytes().decode("utf-8", errors="replace")  # as written: no newline translation
         text = visible_text(raw)
-        found = [line for line in hidden_test_lines(page.parent.name)
-                 if any(form in text or form in raw for form in encodings(line))]
+        found = [line for line in hidden_test_lines(page.parent.name) if shows(line, text, raw)]
         if found:
             leaks[page] = found
     return leaks

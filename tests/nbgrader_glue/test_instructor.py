@@ -10,6 +10,7 @@ import base64
 import codecs
 import dataclasses
 import shutil
+import zlib
 
 import nbformat
 import pytest
@@ -111,6 +112,73 @@ def test_encodings_find_a_base64_line_at_every_alignment(line):
 
 def test_encodings_leave_out_forms_too_short_to_mean_anything():
     assert all(len(form) >= 4 for form in instructor.encodings("abcd"))
+
+
+def wrapped(data: bytes, encode) -> str:
+    """The data inside a longer text, encoded as a whole (the line at an odd alignment)."""
+    encoded = encode(b"my output: " + data + b" -- end of output")
+    return encoded.decode("ascii") if isinstance(encoded, bytes) else encoded
+
+
+LINE = HIDDEN_LINES[1].encode()
+ENCODED_LEAKS = {
+    "upper-case hex": LINE.hex().upper(),
+    "mixed-case text": HIDDEN_LINES[1].swapcase(),
+    "upper-case text, reversed": HIDDEN_LINES[1][::-1].upper(),
+    "base32": wrapped(LINE, base64.b32encode),
+    "base32, lower case": wrapped(LINE, base64.b32encode).lower(),
+    "base85": wrapped(LINE, base64.b85encode),
+    "ascii85": wrapped(LINE, base64.a85encode),
+    "zlib, base64": base64.b64encode(zlib.compress(LINE)).decode(),
+    "zlib, base64 inside more": wrapped(zlib.compress(LINE), base64.b64encode),
+    "zlib, hex": zlib.compress(LINE, 9).hex().upper(),
+    "zlib, repr": repr(zlib.compress(LINE)),
+    "zlib, latin-1": zlib.compress(LINE, 1).decode("latin-1"),
+}
+
+
+@pytest.mark.parametrize("kind", ENCODED_LEAKS)
+def test_feedback_leaks_finds_a_line_in_any_case_and_more_encodings(course, kind):
+    import html
+
+    page("alice", CLEAN)
+    bob = page("bob", CLEAN + f"<pre>{html.escape(ENCODED_LEAKS[kind])}</pre>")
+    assert instructor.feedback_leaks() == {bob: [HIDDEN_LINES[1]]}
+
+
+def test_an_innocent_page_is_not_withheld(course):
+    """A whole lesson page's worth of ordinary text, in upper case too, with encoded innocent data."""
+    import json
+
+    from tests.conftest import REPO
+
+    lesson = json.dumps(json.loads((REPO / "solutions" / LESSON / f"{LESSON}.ipynb").read_text()))
+    noise = [base64.b64encode(zlib.compress(lesson.encode())).decode(), lesson.encode().hex(),
+             base64.b32encode(lesson[:5000].encode()).decode(), base64.b85encode(lesson[:5000].encode()).decode()]
+    alice = page("alice", CLEAN + f"<pre>{lesson}\n{lesson.upper()}</pre>" + "".join(f"<pre>{n}</pre>" for n in noise))
+    assert alice.stat().st_size > 40_000
+    assert instructor.feedback_leaks() == {}
+
+
+def test_short_and_released_lines_are_not_searched(course):
+    """'pass' is in every page ('PASS 01.encode'), ignoring case; a line the release shows is no secret."""
+    with instructor.gradebook() as gb:
+        gb.add_source_cell("check-01-decode", LESSON, LESSON, cell_type="code", checksum="0", locked=True,
+                           source="### BEGIN HIDDEN TESTS\npass\nfrom autograder import check\n### END HIDDEN TESTS\n"
+                                  'check("01.decode")')
+    assert instructor.hidden_test_lines(LESSON) == HIDDEN_LINES
+    page("alice", CLEAN + "<pre>from autograder import check</pre>")
+    assert instructor.feedback_leaks() == {}
+
+
+@pytest.mark.parametrize("encode", [base64.b32encode, base64.b85encode, base64.a85encode])
+@pytest.mark.parametrize("line", [HIDDEN_LINES[1], "ok = décode(x, y)", "abcdefghijk"])
+def test_encodings_find_a_line_at_every_alignment_in_base32_and_base85(line, encode):
+    forms = [form.lower() for form in instructor.encodings(line)]
+    for before in range(11):
+        for after in range(6):
+            encoded = encode(("p" * before + line + "s" * after).encode()).decode().lower()
+            assert any(form in encoded for form in forms), (before, after)
 
 
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's add_submission, not ours
