@@ -30,9 +30,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.grade import grade
 from autograder.loader import LessonLoadError, Loader
 from autograder.nbgrader_glue import instructor
 from autograder.printable import PrintableLogRecords, printable
+from autograder.report import results_json, summary, table
+from autograder.run import FAILED, Verdict
 from autograder.submission_files import NotPlainFile, copy_plain_tree, plain_zip_members, read_plain
 from autograder.tasks import lesson_tasks
 from tests.conftest import REPO, paste_reference, run
@@ -107,6 +110,13 @@ def test_printable_escapes_control_characters_and_bidi_overrides():
     assert printable("two\nlines\tand\r") == "two\\nlines\\tand\\r"
     assert printable("two\nlines\tand\r", lines=True) == "two\nlines\tand\\r"
     assert printable("plain text, 01_chars") == "plain text, 01_chars"
+
+
+def test_the_score_table_and_results_show_what_student_code_raised_or_printed_escaped():
+    verdict = Verdict("01.encode", FAILED, 0.0, 2.0, f"encode('hi') raised ValueError: {ESCAPES}", f"{ESCAPES}\nbye")
+    shown = [table([verdict]), summary(verdict), json.dumps(results_json([verdict]), ensure_ascii=False)]
+    assert all("\\x1b]0;pwned" in text for text in shown)
+    assert_clean(*shown)
 
 
 def test_the_log_filter_escapes_messages_arguments_and_tracebacks():
@@ -207,6 +217,10 @@ def test_make_grade_reads_no_linked_notebook_and_quotes_no_bytes(tmp_path):
     with pytest.raises(LessonLoadError, match="is a symbolic link") as refused:
         Loader().read_notebook(notebook)
     assert MARKER not in str(refused.value)
+    verdicts = grade(str(tmp_path), ["01"])
+    assert [v.points for v in verdicts] == [0.0] * len(lesson_tasks("01"))
+    assert all("01_chars.ipynb: is a symbolic link, not a regular file" in v.reason for v in verdicts)
+    assert_clean(table(verdicts))
     notebook.unlink()
     notebook.write_text(f'{{"cells": [{{"cell_type": "{MARKER}"}}], "nbformat": 4, "nbformat_minor": 5, "metadata": {{}}}}')
     with pytest.raises(LessonLoadError, match="does not follow the notebook format") as broken:
