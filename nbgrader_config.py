@@ -20,6 +20,7 @@ from autograder.nbgrader_glue.hide_hidden_tests import HideHiddenTests
 from autograder.nbgrader_glue.inert_student_content import InertStudentContent
 from autograder.nbgrader_glue.jailed_execute import JailedExecute
 from autograder.nbgrader_glue.lesson_file_collector import LessonFileCollector
+from autograder.nbgrader_glue.plain_file_exporter import PlainFileExporter
 from autograder.nbgrader_glue.restore_deleted_cells import RestoreDeletedCells
 from autograder.nbgrader_glue.skip_demo_cells import SkipDemoCells
 from autograder.nbgrader_glue.strip_hidden_tests import StripHiddenTests
@@ -41,6 +42,19 @@ c.GenerateAssignment.preprocessors = [
     IncludeHeaderFooter, InstantiateTests, LockCells, TaskStubs, ClearOutput, CheckCellMetadata,
     ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
 ]
+
+# nbgrader logs grade ids and cell sources from students' notebooks: control characters in them
+# (terminal escapes) are written as visible escapes, on the console and in any log file after it.
+c.Application.logging_config = {
+    "filters": {"printable": {"()": "autograder.printable.PrintableLogRecords"}},
+    "handlers": {"console": {"filters": ["printable"]}},
+}
+
+# Students' files are read only when they are plain files, never through a link (second line of
+# defence: collect copies plain files only), and a broken notebook's bytes are never quoted.
+c.Autograde.exporter_class = PlainFileExporter
+# `nbgrader collect` from an exchange: plain files only, each one left out named in one line.
+c.ExchangeFactory.collect = "autograder.nbgrader_glue.exchange_collect.PlainFilesCollect"
 
 # Autograde: nbgrader's own steps, plus: note edited or deleted locked cells, and put deleted ones
 # back, before OverwriteCells restores them; run only set-up, solution and check cells, without

@@ -27,7 +27,6 @@ import linecache
 import logging
 import os
 import re
-import stat
 import sys
 import types
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ if "jsonschema" not in sys.modules:
 
 import nbformat  # noqa: E402 - after the jsonschema start-up fix above
 
+from . import submission_files  # noqa: E402
 from .paths import REPO_ROOT, lesson_id  # noqa: E402
 from .reference import CompiledLessons  # noqa: E402
 from .source import Source, dependencies_for  # noqa: E402
@@ -119,16 +119,17 @@ def parse_notebook(path: Path, text: str):
         raise LessonLoadError(f"{path}: not a valid notebook (no list of cells)")
     version = data.get("nbformat")
     if version not in (3, 4):
-        raise LessonLoadError(f"{path}: notebook format {version!r} is not supported (expected 4)")
+        shown = f" {version}" if isinstance(version, int) and not isinstance(version, bool) else ""
+        raise LessonLoadError(f"{path}: notebook format{shown} is not supported (expected 4)")
     errors: dict = {}
     quiet = logging.getLogger("traitlets")  # nbformat logs validation problems; the error says enough
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)
     try:
         nb = nbformat.reads(text, as_version=4, capture_validation_error=errors)
-    except Exception as err:  # noqa: BLE001 - nbformat raises several conversion/validation errors
-        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else err.__class__.__name__
-        raise LessonLoadError(f"{path}: not a valid notebook ({first})") from None
+    except Exception:  # noqa: BLE001 - nbformat raises several conversion/validation errors
+        # A fixed phrase: nbformat's messages quote the notebook's bytes.
+        raise LessonLoadError(f"{path}: not a valid notebook (it does not follow the notebook format)") from None
     finally:
         quiet.setLevel(level)
     if not isinstance(nb.get("cells"), list):
@@ -165,18 +166,16 @@ class Loader:
     # -- reading ----------------------------------------------------------------------------------
 
     def read_notebook(self, path: Path):
-        """Read a notebook with nbformat; kept while the file is unchanged (children get it for free)."""
+        """Read a notebook with nbformat; kept while the file is unchanged (children get it for free).
+
+        Only a regular file is read, never through a link (submission_files.py says why)."""
         path = Path(path)
-        try:
-            info = os.stat(path)
-        except FileNotFoundError:
-            raise LessonLoadError(f"{path}: file not found") from None
-        except OSError as err:
-            raise LessonLoadError(f"{path}: cannot be read ({err.strerror or err})") from None
-        if stat.S_ISDIR(info.st_mode):
-            raise LessonLoadError(f"{path}: is a folder, not a notebook file")
-        if not stat.S_ISREG(info.st_mode):
-            raise LessonLoadError(f"{path}: is not a regular file (a pipe or a device?)")
+        why = submission_files.problem(path, hard_links=True)
+        if why:
+            plain_only = "" if why in ("file not found", "is a folder, not a notebook file") or \
+                why.startswith("cannot") else f" ({submission_files.PLAIN_ONLY})"
+            raise LessonLoadError(f"{path}: {why}{plain_only}")
+        info = os.stat(path, follow_symlinks=False)
         if info.st_size == 0:
             raise LessonLoadError(f"{path}: is empty (0 bytes): restore it from your backup or `git checkout`")
         if info.st_size > MAX_NOTEBOOK_BYTES:
@@ -185,12 +184,11 @@ class Loader:
         if key in self._read and self._read[key][0] == stamp:
             return self._read[key][1]
         try:
-            with open(path, "rb") as f:
-                text = f.read().decode("utf-8")
+            text = submission_files.read_plain(path, hard_links=True, limit=MAX_NOTEBOOK_BYTES).decode("utf-8")
         except UnicodeDecodeError as err:
             raise LessonLoadError(f"{path}: cannot be read (not UTF-8 text: {err.reason})") from None
-        except OSError as err:
-            raise LessonLoadError(f"{path}: cannot be read ({err.strerror or err})") from None
+        except submission_files.NotPlainFile as err:
+            raise LessonLoadError(f"{err} ({submission_files.PLAIN_ONLY})") from None
         nb = parse_notebook(path, text)
         self._read[key] = (stamp, nb)
         return nb

@@ -1,7 +1,9 @@
 """What grading says, in one place: the verdict line, the score table, and Gradescope's results.json.
 
 `make grade`, the check cell, the nbgrader plug-ins, `make export` and the Gradescope runner all
-speak through these functions, so a task reads the same everywhere.
+speak through these functions, so a task reads the same everywhere. A reason can quote what a
+student's code raised or printed: it passes through `printable` here, so no control character of
+theirs reaches a terminal, a log or a results.json.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .printable import printable
 from .run import FAILED, NOT_STARTED, PASSED, Verdict
 
 HIDDEN_NOTE = "(hidden checks: shown when grades are published)"
@@ -21,7 +24,7 @@ def summary(verdict: Verdict) -> str:
         return f"PASS {verdict.task} ({earned})"
     if verdict.status == NOT_STARTED:
         return f"TODO {verdict.task}: not started, the stub still raises NotImplementedError ({earned})"
-    return f"FAIL {verdict.task}: {verdict.reason} ({earned})"
+    return printable(f"FAIL {verdict.task}: {verdict.reason} ({earned})")
 
 
 def table(verdicts: list[Verdict], lesson_names: dict[str, str] | None = None, isolation: str = "") -> str:
@@ -31,7 +34,8 @@ def table(verdicts: list[Verdict], lesson_names: dict[str, str] | None = None, i
     for v in verdicts:
         lesson = v.task.split(".")[0]
         status = v.status if v.status != FAILED else f"failed: {v.reason}"
-        rows.append((names.get(lesson, lesson), v.task, f"{v.points:g}/{v.max_points:g}", status))
+        rows.append(tuple(printable(cell) for cell in
+                          (names.get(lesson, lesson), v.task, f"{v.points:g}/{v.max_points:g}", status)))
     earned = sum(v.points for v in verdicts)
     possible = sum(v.max_points for v in verdicts)
     percent = 100 * earned / possible if possible else 0.0
@@ -40,7 +44,7 @@ def table(verdicts: list[Verdict], lesson_names: dict[str, str] | None = None, i
     lines.insert(1, "-" * min(100, max(len(line) for line in lines)))
     lines.append(f"Total: {earned:g}/{possible:g} points ({percent:.0f}%)")
     if isolation:
-        lines.append(f"Isolation: {isolation}")
+        lines.append(printable(f"Isolation: {isolation}"))
     return "\n".join(lines)
 
 
@@ -48,7 +52,7 @@ def test_entry(verdict: Verdict, *, output: str | None = None, visibility: str |
     """One task as a Gradescope test: its name is the task id, its output the verdict line."""
     message = summary(verdict) if output is None else output
     if output is None and verdict.output:
-        message += "\n--- your code printed ---\n" + verdict.output
+        message += "\n--- your code printed ---\n" + printable(verdict.output, lines=True)
     entry = {"name": verdict.task, "score": verdict.points, "max_score": verdict.max_points,
              "status": "passed" if verdict.status == PASSED else "failed", "output": message}
     if visibility:

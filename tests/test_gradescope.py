@@ -76,7 +76,8 @@ def notebook(kind: str, release_dir) -> nbformat.NotebookNode:
     return nb
 
 
-def grade_on_gradescope(tmp_path, autograder_zip, files: dict[str, object]) -> dict:
+def grade_on_gradescope(tmp_path, autograder_zip, files: dict[str, object], plant=None) -> dict:
+    """run_autograder on a submission of these files (plant(submission folder) may add more)."""
     root = tmp_path / "autograder"
     with zipfile.ZipFile(autograder_zip) as zf:
         zf.extractall(root / "source")
@@ -90,9 +91,12 @@ def grade_on_gradescope(tmp_path, autograder_zip, files: dict[str, object]) -> d
             (root / "submission" / name).write_bytes(content)
         else:
             nbformat.write(content, root / "submission" / name)
+    if plant:
+        plant(root / "submission")
     done = subprocess.run([str(root / "source" / "run_autograder")], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_PYTHON": sys.executable})
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "\x1b" not in done.stdout + done.stderr
     results = json.loads((root / "results" / "results.json").read_text())
     validate(results)
     return results
@@ -133,6 +137,26 @@ def test_a_broken_notebook_scores_zero_with_a_reason_per_task(tmp_path, autograd
     results = grade_on_gradescope(tmp_path, autograder_zip, {f"{LESSON}.ipynb": text[: len(text) // 2]})
     assert results["score"] == 0 and len(results["tests"]) >= 4
     assert all("broken JSON" in t["output"] for t in results["tests"] if t["max_score"])
+
+
+@pytest.mark.parametrize("attack", ["classmate's notebook", "host file", "hard link", "fifo"])
+def test_a_link_or_special_file_scores_zero_and_is_never_read(tmp_path, autograder_zip, release_dir, attack):
+    """The upload's 01_chars.ipynb is a link to a classmate's finished notebook or to a file of the
+    machine, a hard link, or a pipe: every task 0, saying what the file is, and not a byte of it shown."""
+    secret = tmp_path / "host" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("SECRET-HOST-BYTES\n")
+    classmate = tmp_path / "classmate.ipynb"
+    nbformat.write(notebook("reference", release_dir), classmate)
+    notebook_path = {"classmate's notebook": lambda p: p.symlink_to(classmate),
+                     "host file": lambda p: p.symlink_to(secret),
+                     "hard link": lambda p: os.link(secret, p), "fifo": os.mkfifo}[attack]
+    results = grade_on_gradescope(tmp_path, autograder_zip, {},
+                                  plant=lambda submission: notebook_path(submission / f"{LESSON}.ipynb"))
+    what = {"hard link": "is a hard link", "fifo": "is a named pipe"}.get(attack, "is a symbolic link")
+    assert results["score"] == 0
+    assert all(t["output"].startswith(f"FAIL {t['name']}: {LESSON}.ipynb: {what}") for t in results["tests"])
+    assert "SECRET-HOST-BYTES" not in json.dumps(results)
 
 
 @pytest.mark.parametrize("kind", ["hidden", "forger"])

@@ -7,12 +7,16 @@ writes /autograder/results/results.json, validated against Gradescope's format.
 
 Notebooks are matched to lessons by their check cells (`check("01.encode")`), so a student may name
 the file anything ("01_chars (2).ipynb", "lesson1.ipynb"); a notebook that cannot be read costs the
-tasks of the lesson its name points to, each with the reason.
+tasks of the lesson its name points to, each with the reason. The upload's regular files are copied
+into a private folder before anything reads them (autograder/submission_files.py): a link (to a
+file of the grading machine, say), a pipe or a device is left out, and costs its lesson's tasks
+with one line saying what it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -24,9 +28,11 @@ from pathlib import Path
 from ..grade import grade_report
 from ..loader import Loader, LessonLoadError
 from ..paths import LessonNotFound, lesson_id
+from ..printable import printable
 from ..reference import CompiledLessons
 from ..report import results_json, write_results
 from ..run import FAILED, Verdict
+from ..submission_files import copy_plain_tree
 from ..tasks import lesson_tasks
 from .schema import validate
 
@@ -38,12 +44,12 @@ def lesson_of(path: Path, loader: Loader) -> tuple[str | None, str]:
     try:
         nb = loader.read_notebook(path)
     except LessonLoadError as err:
-        problem = str(err)
+        problem = printable(str(err).replace(str(path), path.name))  # not the private copy's path
     else:
         found = sorted({m for cell in nb.cells for m in CHECK_CALL.findall(str(cell.get("source", "")))})
         if len(found) == 1:
             return found[0], ""
-        problem = f"{path.name}: its check cells name {'no lesson' if not found else 'several lessons'}"
+        problem = printable(f"{path.name}: its check cells name {'no lesson' if not found else 'several lessons'}")
     try:
         return lesson_id(path.name), problem
     except LessonNotFound:
@@ -60,23 +66,29 @@ def grade_submission(root: Path) -> dict:
     loader = Loader()
     found: dict[str, Path] = {}
     problems: dict[str, str] = {}
-    for path in sorted((root / "submission").rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
-            continue
-        lesson, problem = lesson_of(path, loader)
-        if lesson in lessons and lesson not in found:
-            if problem:
-                problems.setdefault(lesson, problem)
-            else:
-                found[lesson] = path
-                problems.pop(lesson, None)
     verdicts, visible, isolation = [], {}, ""
     with tempfile.TemporaryDirectory(prefix="submission-") as tmp:
+        upload, graded_copy = Path(tmp) / "upload", Path(tmp) / "graded"
+        for item in copy_plain_tree(root / "submission", upload):
+            if item.path.endswith(".ipynb"):
+                with contextlib.suppress(LessonNotFound):
+                    problems.setdefault(lesson_id(item.path), item.line().removeprefix("refused: "))
+        for path in sorted(upload.rglob("*.ipynb")):
+            if ".ipynb_checkpoints" in path.parts:
+                continue
+            lesson, problem = lesson_of(path, loader)
+            if lesson in lessons and lesson not in found:
+                if problem:
+                    problems.setdefault(lesson, problem)
+                else:
+                    found[lesson] = path
+                    problems.pop(lesson, None)
+        graded_copy.mkdir()
         for lesson, path in found.items():
-            folder = Path(tmp) / course["folders"][lesson]
+            folder = graded_copy / course["folders"][lesson]
             folder.mkdir()
             shutil.copy(path, folder / f"{folder.name}.ipynb")
-        graded = grade_report(Path(tmp), sorted(found), deps=reference, hidden=hidden) if found else None
+        graded = grade_report(graded_copy, sorted(found), deps=reference, hidden=hidden) if found else None
     if graded:
         by_task = {v.task: v for v in graded.verdicts}
         visible, isolation = graded.visible, str(graded.isolation)
@@ -100,8 +112,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     result = grade_submission(args.root)
     write_results(result, args.root / "results" / "results.json")
-    print(f"score {result['score']:g}/{sum(t['max_score'] for t in result['tests']):g}; "
-          f"{result.get('output', '')}; {result['execution_time']} s")
+    print(printable(f"score {result['score']:g}/{sum(t['max_score'] for t in result['tests']):g}; "
+                    f"{result.get('output', '')}; {result['execution_time']} s"))
     return 0
 
 

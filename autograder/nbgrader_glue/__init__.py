@@ -2,6 +2,8 @@
 
 Release (generate_assignment):
   task_stubs.TaskStubs                       stubs name their task: NotImplementedError("01.encode: <hint>")
+Autograde, reading:
+  plain_file_exporter.PlainFileExporter      a submitted notebook is read only if it is a plain file
 Autograde, sanitize steps:
   restore_deleted_cells.RestoreDeletedCells  a deleted locked cell comes back from the gradebook
   flag_edited_cells.FlagEditedCells          records locked cells a student edited or deleted
@@ -16,7 +18,9 @@ Feedback:
   inert_student_content.InertStudentContent  the page holds no script a student wrote (again: older notebooks)
 Collect:
   lesson_file_collector.LessonFileCollector  zip_collect for files named <student>_<NN_slug>.ipynb
+  exchange_collect.PlainFilesCollect         `nbgrader collect` from an exchange copies plain files only
 
 commands.py runs nbgrader's command line and reads nbgrader_config.py; release.py is `make release`,
-instructor.py the instructor's targets (collect, autograde, feedback, export).
+instructor.py the instructor's targets (collect, autograde, feedback, export); refused_files.py keeps
+what collecting left out, for the report.
 """

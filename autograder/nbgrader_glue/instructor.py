@@ -31,15 +31,19 @@ import tempfile
 import time
 import zipfile
 import zlib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from .. import submission_files
 from ..jail import bwrap
 from ..paths import lesson_id
+from ..printable import printable
 from ..report import results_json
 from ..run import FAILED, Verdict
+from ..submission_files import Refused, extract_plain
 from ..tasks import lesson_tasks
+from . import refused_files
 from .cells import hidden_lines, without_hidden_tests
 from .commands import FLAGS_KEY, course_config, environment, nbgrader
 
@@ -91,44 +95,76 @@ def submitted_lessons() -> list[str]:
 # --- collect -------------------------------------------------------------------------------------
 
 def copy_submitted_layout(root: Path) -> list[str]:
-    """Copy <root>/<student>/<NN_slug>/... into .nbgrader/submitted/; returns 'student/lesson' done."""
+    """Copy <root>/<student>/<NN_slug>/... into .nbgrader/submitted/; returns 'student/lesson' done.
+
+    Only regular files are copied (autograder/submission_files.py): a link, a hard link, a pipe or
+    a device is left out with one line naming it, and recorded for the report (refused_files.py)."""
     done = []
-    for folder in sorted(root.glob("*/*")):
-        if folder.is_dir() and LESSON_DIR.match(folder.name) and not folder.parent.name.startswith("."):
-            target = SUBMITTED / folder.parent.name / folder.name
+    for student in sorted(root.iterdir()):
+        if student.name.startswith(".") or not (student.is_dir() or student.is_symlink()):
+            continue
+        why = submission_files.name_problem(student.name) or (
+            None if submission_files.is_real_folder(student) else submission_files.problem(student))
+        if why:  # a link to someone's folder, a name with terminal escapes in it
+            print(Refused(student.name, why).line())
+            continue
+        for folder in sorted(student.iterdir()):
+            if not LESSON_DIR.match(folder.name):
+                continue
+            target = SUBMITTED / student.name / folder.name
             if target.exists():
                 shutil.rmtree(target)
-            shutil.copytree(folder, target, symlinks=True)
-            done.append(f"{folder.parent.name}/{folder.name}")
+            refused = submission_files.copy_plain_tree(folder, target)  # made even if all is refused: 0, with why
+            refused_files.record(SUBMITTED, student.name, folder.name, refused)
+            for item in refused:
+                print(item.line(f"{student.name}/{folder.name}"))
+            done.append(f"{student.name}/{folder.name}")
     return done
 
 
 def collect(source: Path, lesson: str | None = None) -> None:
     if not source.exists():
-        raise InstructorError(f"{source}: no such file or folder")
+        raise InstructorError(f"{printable(source)}: no such file or folder")
     if source.is_dir():
         done = copy_submitted_layout(source)
         if not done:
-            raise InstructorError(f"{source}: expected folders <student>/<NN_slug>/ with notebooks")
-        print(f"collected {len(done)} submission(s) into {SUBMITTED}: {', '.join(done)}")
+            raise InstructorError(f"{printable(source)}: expected folders <student>/<NN_slug>/ with notebooks")
+        print(printable(f"collected {len(done)} submission(s) into {SUBMITTED}: {', '.join(done)}"))
         return
     if not zipfile.is_zipfile(source):
-        raise InstructorError(f"{source}: neither a folder nor a zip archive")
-    with tempfile.TemporaryDirectory() as tmp:
-        with zipfile.ZipFile(source) as archive:
-            archive.extractall(tmp)
-        done = copy_submitted_layout(Path(tmp))
-    if done:  # the archive already has nbgrader's submitted layout
-        print(f"collected {len(done)} submission(s) into {SUBMITTED}: {', '.join(done)}")
-        return
-    # Files named <student>_<NN_slug>.ipynb (an LMS download): nbgrader's zip_collect, per lesson.
-    for name in lesson_names(lesson):
-        archive_dir = WORK / "downloaded" / name / "archive"
-        if archive_dir.exists():
-            shutil.rmtree(archive_dir)
-        archive_dir.mkdir(parents=True)
-        shutil.copy2(source, archive_dir / source.name)
-        run_nbgrader("zip_collect", name, "--force")
+        raise InstructorError(f"{printable(source)}: neither a folder nor a zip archive")
+    with tempfile.TemporaryDirectory() as tmp, zipfile.ZipFile(source) as archive:
+        # Links and paths out of the archive are left out before anything is extracted, by us: no
+        # link entry becomes a file, here or in nbgrader's zip_collect, which gets the rest only.
+        members, refused = submission_files.plain_zip_members(archive)
+        layout = Path(tmp) / "layout"
+        extract_plain(archive, members, layout)
+        in_layout = {}  # refused entries at <student>/<NN_slug>/<file>: that lesson scores 0, with why
+        for item in refused:
+            print(item.line(source.name))
+            parts = PurePosixPath(item.path).parts
+            if item.why.startswith("is a") and len(parts) >= 3 and LESSON_DIR.match(parts[1]):
+                (layout / parts[0] / parts[1]).mkdir(parents=True, exist_ok=True)
+                in_layout.setdefault((parts[0], parts[1]), []).append(Refused("/".join(parts[2:]), item.why))
+        done = copy_submitted_layout(layout) if layout.is_dir() else []
+        if done:  # the archive already has nbgrader's submitted layout
+            for (student, name), items in in_layout.items():
+                refused_files.record(SUBMITTED, student, name,
+                                     refused_files.load(SUBMITTED).get((student, name), []) + items)
+            print(printable(f"collected {len(done)} submission(s) into {SUBMITTED}: {', '.join(done)}"))
+            return
+        plain_archive = Path(tmp) / source.name
+        with zipfile.ZipFile(plain_archive, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in members:
+                out.writestr(info, archive.read(info))
+        # Files named <student>_<NN_slug>.ipynb (an LMS download): nbgrader's zip_collect, per lesson.
+        for name in lesson_names(lesson):
+            archive_dir = WORK / "downloaded" / name / "archive"
+            if archive_dir.exists():
+                shutil.rmtree(archive_dir)
+            archive_dir.mkdir(parents=True)
+            shutil.copy2(plain_archive, archive_dir / source.name)
+            run_nbgrader("zip_collect", name, "--force")
 
 
 # --- autograde and report ------------------------------------------------------------------------
@@ -184,9 +220,11 @@ def autograde(lesson: str | None = None, student: str | None = None, force: bool
     LOGS.mkdir(parents=True, exist_ok=True)
     for name in names:
         everyone = submitted_students(name, student)
-        todo = [s for s in everyone if force or not graded_at(s, name)]
+        # A lesson whose notebook collect refused has nothing to autograde: it scores 0, with why.
+        gradable = [s for s in everyone if any((SUBMITTED / s / name).glob("*.ipynb"))]
+        todo = [s for s in gradable if force or not graded_at(s, name)]
         if not todo:
-            print(f"{name}: all {len(everyone)} submission(s) already autograded (FORCE=1 to regrade)")
+            print(f"{name}: all {len(gradable)} submission(s) already autograded (FORCE=1 to regrade)")
             continue
         started = time.time()
         shards = [todo[i::jobs] for i in range(min(jobs, len(todo)))]
@@ -224,7 +262,7 @@ def _run_shards(name, shards, everyone, started, force, options, db_url) -> set[
                 if who not in done and graded_at(who, name) >= started:
                     done.add(who)
                     record = graded_record(who, name, name) or {}
-                    bar.set_postfix_str(f"{who}: {record.get('autograde_seconds', 0):.1f} s")
+                    bar.set_postfix_str(printable(f"{who}: {record.get('autograde_seconds', 0):.1f} s"))
                     bar.update(1)
             if not running:
                 break
@@ -238,13 +276,23 @@ def _run_shards(name, shards, everyone, started, force, options, db_url) -> set[
 
 
 def notebook_problem(path: Path) -> str:
-    """Why a submitted notebook could not be graded, in one line."""
+    """Why a submitted notebook could not be graded, in one printable line that quotes none of its bytes."""
+    refused = refused_files.reason(SUBMITTED, path.parent.parent.name, path.parent.name, path.stem)
+    if refused:
+        return refused
     try:
-        nbformat.read(path, as_version=4)
-    except Exception as err:  # noqa: BLE001 - any way a file can fail to be a notebook
-        first = str(err).strip().splitlines()[0] if str(err).strip() else err.__class__.__name__
-        return f"not a valid notebook ({first[:120]})"
-    return "autograde failed (see nbgrader's log above)"
+        data = submission_files.read_plain(path)
+    except submission_files.NotPlainFile as err:
+        return printable(f"{path.name} {err.why} ({submission_files.PLAIN_ONLY})")
+    try:
+        json.loads(data)
+    except (ValueError, RecursionError):
+        return "not a valid notebook (JSON could not be read)"
+    try:
+        nbformat.reads(data.decode("utf-8"), as_version=4)
+    except Exception:  # noqa: BLE001 - any way a file can fail to be a notebook; its message may quote it
+        return "not a valid notebook (it does not follow the notebook format)"
+    return "autograde failed (see nbgrader's log in .nbgrader/logs/)"
 
 
 def graded_record(student: str, name: str, notebook: str) -> dict | None:
@@ -260,10 +308,17 @@ def report_rows() -> list[dict]:
     from nbgrader.api import MissingEntry
 
     rows = []
+    refused = refused_files.load(SUBMITTED)
     with gradebook() as gb:
         for folder in sorted(SUBMITTED.glob("*/*")):
             student, name = folder.parent.name, folder.name
-            for notebook in sorted(folder.glob("*.ipynb")):
+            notebooks = sorted(folder.glob("*.ipynb"))
+            if not notebooks and refused.get((student, name)):  # collect left the notebook out
+                rows.append({"student": student, "lesson": name, "notebook": name, "graded": False, "score": 0.0,
+                             "max_score": 0.0, "edited_locked_cells": [], "seconds": None, "isolation": "",
+                             "problem": refused_files.reason(SUBMITTED, student, name, name)
+                             or refused[student, name][0].line(f"{student}/{name}")})
+            for notebook in notebooks:
                 row = {"student": student, "lesson": name, "notebook": notebook.stem, "graded": False,
                        "score": 0.0, "max_score": 0.0, "edited_locked_cells": [], "problem": "", "seconds": None,
                        "isolation": ""}
@@ -294,11 +349,11 @@ def format_report(rows: list[dict]) -> str:
             notes.append(f"NOT IN BUBBLEWRAP: {r['isolation']}")
         score = f"{r['score']:g}/{r['max_score']:g}" if r["graded"] else "-"
         seconds = f"{r['seconds']:.1f}s" if r["seconds"] is not None else ""
-        lines.append(f"{r['student']:<16} {r['lesson']:<22} {score:>9} {seconds:>7}  {'; '.join(notes)}")
+        lines.append(printable(f"{r['student']:<16} {r['lesson']:<22} {score:>9} {seconds:>7}  {'; '.join(notes)}"))
     flagged = sum(1 for r in rows if r["problem"] or r["edited_locked_cells"])
     jails = sorted({r["isolation"] for r in rows if r["isolation"]})
     lines.append(f"{len(rows)} notebook(s), {flagged} need(s) your attention")
-    lines += [f"isolation: {jail}" for jail in jails]
+    lines += [printable(f"isolation: {jail}") for jail in jails]
     return "\n".join(lines)
 
 
@@ -417,6 +472,10 @@ def gradescope_results() -> dict[str, dict]:
                 try:
                     submission = gb.find_submission(assignment.name, student.id)
                 except Exception:  # noqa: BLE001 - MissingEntry: no submission, nothing to report
+                    why = refused_files.reason(SUBMITTED, student.id, assignment.name, assignment.name)
+                    if why:  # collect refused the notebook: each task 0, with the reason
+                        verdicts += [Verdict(task.id, FAILED, 0.0, float(task.points), f"not graded: {why}")
+                                     for task in lesson_tasks(lesson_id(assignment.name))]
                     continue
                 for sub_nb in submission.notebooks:
                     record = graded_record(student.id, assignment.name, sub_nb.name)

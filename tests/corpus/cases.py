@@ -114,7 +114,7 @@ CASES = [
     Case("nbformat_3_is_upgraded", nbformat3),
     Case("notebook_is_a_folder", folder, ALL(FAIL, "is a folder")),
     Case("notebook_is_a_fifo", fifo, ALL(FAIL, "not a regular file")),
-    Case("notebook_is_a_dangling_link", dangling_link, ALL(FAIL, "file not found")),
+    Case("notebook_is_a_dangling_link", dangling_link, ALL(FAIL, "is a symbolic link")),
     Case("graded_cell_deleted", with_code(encode=None), ENC("encode is not defined in the notebook")),
     Case("function_renamed", with_code(encode=RIGHT["encode"].replace("def encode", "def encode_text")),
          ENC("encode is not defined in the notebook")),
