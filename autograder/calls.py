@@ -40,6 +40,9 @@ HINTS = [  # (pattern in the error message, what usually causes it); the first m
      "the model was given more than block_size tokens: crop the context to its last block_size tokens"),
     (r"selected index k out of range",
      "top_k is larger than the number of tokens: use min(top_k, logits.size(-1))"),
+    (r"must be Tensor, not NoneType|'NoneType' object has no attribute",
+     "a value is None where a tensor was expected: a parameter that got no gradient has p.grad None (skip it), "
+     "and a function without a return statement returns None"),
     (r"index out of range in self|out of bounds",
      "an index is at least the size of what it indexes (an id >= the vocabulary, a position >= block_size?)"),
 ]

@@ -154,7 +154,8 @@ def compare_tensor(actual: Any, expected: torch.Tensor, rtol: float = 1e-4, atol
     if not isinstance(actual, torch.Tensor):
         raise CheckFailed(f"expected a torch.Tensor, got {type_name(actual)}")
     if tuple(actual.shape) != tuple(expected.shape):
-        raise CheckFailed(f"expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}")
+        transposed = ": the transpose of the expected matrix" if expected.dim() == 2 and _equal(actual, expected.T) else ""
+        raise CheckFailed(f"expected shape {tuple(expected.shape)}, got {tuple(actual.shape)}{transposed}")
     if expected.is_floating_point() != actual.is_floating_point() or (
         expected.dtype == torch.bool) != (actual.dtype == torch.bool):
         raise CheckFailed(f"expected dtype {expected.dtype}, got {actual.dtype}")
@@ -174,7 +175,25 @@ def compare_tensor(actual: Any, expected: torch.Tensor, rtol: float = 1e-4, atol
         index = tuple((~close).nonzero()[0].tolist())
         worst = (a - e).abs().nan_to_num(0.0).max().item()
         raise CheckFailed(f"values differ (max abs difference {worst:.3g}); first at index {index}: "
-                          f"expected {e[index].item():.5g}, got {a[index].item():.5g}")
+                          f"expected {e[index].item():.5g}, got {a[index].item():.5g}{_reordered(a, e)}")
+
+
+def _equal(actual: torch.Tensor, expected: torch.Tensor, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
+    return (actual.shape == expected.shape and actual.is_floating_point()
+            and expected.is_floating_point() and bool(torch.allclose(actual.double(), expected.double(), rtol, atol)))
+
+
+def _reordered(actual: torch.Tensor, expected: torch.Tensor) -> str:
+    """For a matrix whose values differ: whether it holds the expected numbers in another order, a mistake
+    that shape checks cannot see (a square matrix left untransposed, a reshape taken for a transpose)."""
+    if expected.dim() != 2:
+        return ""
+    if _equal(actual, expected.T):
+        return "; it is the transpose of the expected matrix"
+    if _equal(actual, expected.T.reshape(expected.shape)):
+        return ("; it holds the transpose's numbers, regrouped by a reshape or view: .t() transposes, a reshape "
+                "only cuts the numbers into rows anew")
+    return ""
 
 
 def check_unchanged(name: str, before: Any, after: Any) -> None:

@@ -24,7 +24,7 @@ from autograder.source import Source
 
 from . import assemble
 from .errors import CapstoneError
-from .presets import FALLBACK, TrainConfig, get_preset, with_overrides
+from .presets import FALLBACK, TrainConfig, field_names, get_preset, with_overrides
 
 LESSON = "13"
 USES = ["newton_schulz", "Muon", "configure_optimizer"]  # what the capstone takes from lesson 13
@@ -98,29 +98,42 @@ def choose(preset: str, config: TrainConfig, overrides: dict, source: Source, gr
            say=None) -> tuple[str, TrainConfig]:
     """The preset and config to train: as asked, or the AdamW fallback while lesson 13 does not pass.
 
-    overrides: the command line's settings (None = not given); the fallback keeps those that are not
-    about the Muon preset's own recipe (seed, tokenizer, evaluation, ...)."""
+    overrides: the command line's settings (None = not given). The fallback preset takes every one of
+    them (ARGS="--max-iters 100 --lr 3e-3" means what it says with AdamW too), except the Muon-only
+    settings, which have nothing to act on; the notice names both."""
     if config.optimizer != "muon":
         return preset, config
     problem = muon_problem(source, grade)
     if not problem:
         return preset, config
     fallback = FALLBACK.get(preset)
+    settings = set(field_names())
+    given = {k: v for k, v in overrides.items() if k in settings and v is not None and k != "optimizer"}
+    unused = {k: v for k, v in given.items() if k in MUON_ONLY}
+    kept = {k: v for k, v in given.items() if k not in MUON_ONLY}
     if fallback:
-        kept = {k: v for k, v in overrides.items() if k in _KEPT_BY_FALLBACK}
         new_preset, new_config = fallback, with_overrides(get_preset(fallback), **kept)
     else:  # e.g. --optimizer muon on an AdamW preset: the same run with AdamW
         new_preset, new_config = preset, replace(config, optimizer="adamw")
     if say is None:
         say = print if os.environ.get("RANK", "0") == "0" else (lambda *a, **k: None)
-    say(f"note: lesson 13 (Muon) does not pass yet ({problem}): training {new_preset} with AdamW instead "
-        f"(make grade LESSON=13 says why)")
+    note = (f"note: lesson 13 (Muon) does not pass yet ({problem}): training {new_preset} with AdamW instead "
+            f"(make grade LESSON=13 says why)")
+    if fallback and kept:
+        note += f"; with your {flags(kept)}"
+    if unused:
+        note += f"; {flags(unused)} unused (Muon only)"
+    say(note)
     return new_preset, new_config
 
 
-# command-line settings a fallback preset takes over; the others belong to the Muon preset's recipe
-_KEPT_BY_FALLBACK = {"tokenizer", "seed", "threads", "clock", "eval_interval", "eval_iters", "final_eval_iters",
-                     "sample_tokens"}
+# settings only Muon reads: on the AdamW fallback they have nothing to act on
+MUON_ONLY = {"muon_lr", "momentum", "muon_weight_decay", "ns_steps", "ns_precision"}
+
+
+def flags(settings: dict) -> str:
+    """'--max-iters 100 --lr 0.003', as they would be typed."""
+    return " ".join(f"--{name.replace('_', '-')} {value}" for name, value in settings.items())
 
 
 def build(course, model, config: TrainConfig, source: Source):

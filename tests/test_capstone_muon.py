@@ -106,16 +106,36 @@ def test_a_muon_preset_falls_back_while_lesson_13_does_not_pass(student):
     preset, config = optim.choose("cpu-fast", PRESETS["cpu-fast"], {"seed": 7, "max_iters": 5, "lr": None},
                                   Source.parse(student), say=said.append)
     assert preset == "cpu-small" and config.optimizer == "adamw"
-    assert config.seed == 7  # the command line's seed is kept ...
-    assert config.max_iters == PRESETS["cpu-small"].max_iters  # ... the Muon recipe's schedule is not
+    assert config.seed == 7 and config.max_iters == 5  # the command line's settings are kept ...
+    assert config.lr == PRESETS["cpu-small"].lr  # ... and what it did not set is the fallback preset's
     assert len(said) == 1 and "lesson 13 (Muon) does not pass yet (13.* not started" in said[0]
-    assert "training cpu-small with AdamW instead" in said[0]
+    assert "training cpu-small with AdamW instead" in said[0] and "with your --seed 7 --max-iters 5" in said[0]
 
     # --optimizer muon on a preset without a fallback: the same run with AdamW
     said.clear()
     asked = replace(PRESETS["test"], optimizer="muon")
     assert optim.choose("test", asked, {}, Source.parse(student), say=said.append) == ("test", PRESETS["test"])
     assert len(said) == 1
+
+
+def test_the_fallback_keeps_every_setting_of_make_train_args(student):
+    """`make train PRESET=cpu-fast ARGS="..."` on the AdamW fallback: the user's settings as typed (issue 21),
+    the Muon-only ones named as unused."""
+    from capstone import optim
+    from capstone.presets import PRESETS
+    from capstone.train import build_parser, config_from_args
+
+    args = build_parser().parse_args(["--preset", "cpu-fast", "--max-iters", "120", "--lr", "0.003", "--n-layer", "3",
+                                      "--batch-size", "8", "--dropout", "0.1", "--muon-lr", "0.05",
+                                      "--optimizer", "muon"])
+    said = []
+    preset, config = optim.choose(args.preset, config_from_args(args), vars(args), Source.parse(student),
+                                  say=said.append)
+    assert preset == "cpu-small" and config.optimizer == "adamw"
+    assert (config.max_iters, config.lr, config.n_layer, config.batch_size, config.dropout) == (120, 0.003, 3, 8, 0.1)
+    assert config.n_embd == PRESETS["cpu-small"].n_embd  # not given: the fallback preset's own
+    assert "with your --n-layer 3 --dropout 0.1 --batch-size 8 --max-iters 120 --lr 0.003;" in said[0]
+    assert said[0].endswith("--muon-lr 0.05 unused (Muon only)")
 
 
 def test_a_muon_preset_falls_back_without_lesson_13(tmp_path, monkeypatch):

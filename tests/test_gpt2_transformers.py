@@ -26,6 +26,10 @@ CONFIGS = {
                                                     vocab_size=29),
     "1 layer x 32, 2 heads, GPT-2's vocabulary": hf_config(n_layer=1, n_embd=32, n_head=2, n_positions=20,
                                                            n_ctx=20, vocab_size=50257),
+    # the grader's last case of 11.from_checkpoint: transformers reads n_positions, not n_ctx
+    "untied head, n_positions 12 with a stale n_ctx 8, gelu_pytorch_tanh": hf_config(
+        n_layer=1, n_embd=16, n_head=2, n_positions=12, n_ctx=8, vocab_size=29, tie_word_embeddings=False,
+        activation_function="gelu_pytorch_tanh"),
 }
 
 
@@ -85,6 +89,16 @@ def test_the_grader_fixture_is_what_transformers_computes():
     idx = torch.randint(37, (2, 16), generator=torch.Generator().manual_seed(21))
     with torch.no_grad():
         assert (expected["logits of idx (2, 16) and (1, 1)"][0] - theirs(idx).logits).abs().max() < TOLERANCE
+
+
+def test_the_grader_fixture_of_an_untied_head_and_a_stale_n_ctx_is_what_transformers_computes():
+    expected = expected_for(get_task("11.from_checkpoint"))
+    label = next(k for k in expected if k.startswith("n_positions 12 with a stale n_ctx 8"))
+    theirs = hf_model(CONFIGS["untied head, n_positions 12 with a stale n_ctx 8, gelu_pytorch_tanh"], seed=25)
+    assert theirs.lm_head.weight.data_ptr() != theirs.transformer.wte.weight.data_ptr()  # untied
+    idx = torch.randint(29, (2, 12), generator=torch.Generator().manual_seed(26))
+    with torch.no_grad():
+        assert (expected[label][0] - theirs(idx).logits).abs().max() < TOLERANCE
 
 
 def test_the_exact_gelu_is_not_gpt2(reference):

@@ -81,3 +81,42 @@ def test_a_notebook_error_points_at_its_cell_and_line(tmp_path):
     verdict = judge(task, run_exercise(task, module.__dict__.__getitem__), expected_for(task))
     assert verdict.status == "failed"
     assert f"(cell {index}, line 5)" in verdict.reason and "float64 tensor (2, 5, 3)" in verdict.reason, verdict.reason
+
+
+def test_a_misconception_leads_the_message_only_when_the_outputs_differ_and_show_it():
+    import pytest
+    import torch
+
+    from autograder.compare import CheckFailed
+    from autograder.misconceptions import Misconception, diagnosed
+
+    def broken(actual, expected):
+        raise KeyError("malformed outputs")
+
+    compare = diagnosed(Misconception("never shown", lambda a, e: False), Misconception("raises", broken),
+                        Misconception("doubled", lambda a, e: torch.equal(a["y"], 2 * e["y"])),
+                        evidence=("seen",))
+    expected = {"y": torch.ones(3), "seen": "tanh"}
+    compare({"y": torch.ones(3), "seen": "something else"}, expected)  # evidence is not graded
+    with pytest.raises(CheckFailed) as err:
+        compare({"y": 2 * torch.ones(3), "seen": "tanh"}, expected)
+    assert str(err.value).startswith("doubled (y: values differ"), err.value
+    with pytest.raises(CheckFailed) as err:
+        compare({"y": 3 * torch.ones(3), "seen": "tanh"}, expected)  # no misconception shown: the plain message
+    assert str(err.value).startswith("y: values differ"), err.value
+
+
+def test_a_transposed_or_reshaped_matrix_is_named():
+    import pytest
+    import torch
+
+    from autograder.compare import CheckFailed, compare_value
+
+    square, wide = torch.arange(9.0).reshape(3, 3), torch.arange(6.0).reshape(2, 3)
+    for actual, words in ((square.T, "it is the transpose of the expected matrix"),
+                          (wide.T, "got (3, 2): the transpose of the expected matrix"),
+                          (wide.T.reshape(2, 3), "regrouped by a reshape or view")):
+        expected = square if actual.shape == (3, 3) else wide
+        with pytest.raises(CheckFailed) as err:
+            compare_value(actual, expected)
+        assert words in str(err.value), err.value

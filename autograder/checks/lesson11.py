@@ -2,17 +2,19 @@
 
 The checks never download anything: `published_checkpoint` makes a small GPT-2-shaped state dict
 from a seeded generator, laid out as GPT-2's model.safetensors stores it (Conv1D weights (in, out),
-no `transformer.` prefix, causal-mask buffers `h.N.attn.bias`, no `lm_head`), or as
-`transformers`' GPT2LMHeadModel.state_dict() does (prefix, `lm_head.weight`, no buffers).
+no `transformer.` prefix, causal-mask buffers `h.N.attn.bias`, no `lm_head` unless the config unties
+it), or as `transformers`' GPT2LMHeadModel.state_dict() does (prefix, `lm_head.weight`, no buffers).
 tests/test_gpt2_transformers.py proves the reference loads these exactly as `transformers` does.
 """
 
 import inspect
 
 import torch
+from torch.nn import functional as F
 
 from ..calls import passes_through
-from ..compare import check_unchanged
+from ..compare import CheckFailed, check_unchanged
+from ..misconceptions import Misconception, diagnosed
 from ..tasks import task
 from .kit import generator, randint
 
@@ -57,9 +59,14 @@ def published_checkpoint(config: dict, seed: int, layout: str = "published") -> 
             p + "mlp.c_proj.weight": w(4 * C, C, std=0.15), p + "mlp.c_proj.bias": w(C, std=0.1),
         })
     state.update({"ln_f.weight": w(C, std=0.2, mean=1.0), "ln_f.bias": w(C, std=0.2)})
+    untied = not config.get("tie_word_embeddings", True)
+    if untied:  # a head of its own, in either layout
+        state["lm_head.weight"] = w(V, C, std=0.15)
     if layout == "transformers":
-        state = {"transformer." + k: v for k, v in state.items() if not k.endswith(".attn.bias")}
-        state["lm_head.weight"] = state["transformer.wte.weight"].clone()
+        state = {("" if k == "lm_head.weight" else "transformer.") + k: v for k, v in state.items()
+                 if not k.endswith(".attn.bias")}
+        if not untied:
+            state["lm_head.weight"] = state["transformer.wte.weight"].clone()
     elif layout != "published":
         raise ValueError(f"unknown layout {layout!r}")
     return state
@@ -69,23 +76,26 @@ def course_config(GPTConfig, hf: dict):
     """The notebook's GPTConfig (lesson 07's, the model's one config) for a config.json, without using the
     student's config_from_hf."""
     return GPTConfig(block_size=hf["n_positions"], vocab_size=hf["vocab_size"], n_layer=hf["n_layer"],
-                     n_head=hf["n_head"], n_embd=hf["n_embd"], dropout=0.0, bias=True, flash=False, tie_weights=True)
+                     n_head=hf["n_head"], n_embd=hf["n_embd"], dropout=0.0, bias=True, flash=False,
+                     tie_weights=hf.get("tie_word_embeddings", True))
 
 
 def outcome(fn, *args, names=()):
-    """{"raises": ..., "names ...": ...} for a call that should fail with a message naming things.
+    """{"raises": "ValueError", "the message names ...": True} for a call that should refuse its input.
 
+    The lesson asks for a ValueError (a subclass will do); "raises" holds the type raised, or "nothing".
     The student's function is called unwrapped: autograder.calls keeps only the first line of an error,
-    and the judged message is the student's whole one (load_state_dict names the parameter on line 2).
+    and the judged message is the student's whole one.
     """
     try:
         inspect.unwrap(fn)(*args)
-    except Exception as err:  # noqa: BLE001 - any exception type will do; the message must say where
+    except Exception as err:  # noqa: BLE001 - the type is judged: the lesson asks for ValueError
         if passes_through(err):  # run_exercise words these
             raise
         message = str(err)
-        return {"raises": True, **{f"the message names {n}": n in message for n in names}}
-    return {"raises": False, **{f"the message names {n}": False for n in names}}
+        raised = "ValueError" if isinstance(err, ValueError) else type(err).__name__
+        return {"raises": raised, **{f"the message names {n}": n in message for n in names}}
+    return {"raises": "nothing", **{f"the message names {n}": False for n in names}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +112,13 @@ def config_cases(config_from_hf):
     cases = {}
 
     def fields(hf):
-        config = config_from_hf(hf)
+        try:
+            config = config_from_hf(hf)
+        except CheckFailed as err:
+            if isinstance(err.__context__, KeyError):  # the error autograder.calls named
+                raise CheckFailed(f"{err} -- a key config.json leaves out means its value in HF_DEFAULTS: "
+                                  "read the keys from {**HF_DEFAULTS, **hf_config}") from None
+            raise
         return {name: getattr(config, name, "missing") for name in CONFIG_FIELDS}
 
     for name, (n_layer, n_head, n_embd) in SIZES.items():
@@ -163,7 +179,7 @@ def loaded(load_gpt2_weights, GPT, GPTConfig, hf, state, idx):
 
 
 @task("11.load", points=3, target="load_gpt2_weights",
-      hint="convert, keep lm_head tied (wte.weight fills it), check every name and shape naming the parameter at fault, copy in place under no_grad, return the model")
+      hint="convert, keep lm_head tied (wte.weight fills it; an untied head loads its own), ValueError naming the missing, unexpected or misshapen parameter, copy in place under no_grad, return the model")
 def load_cases(load_gpt2_weights, GPT, GPTConfig):
     cases = {}
     hf = hf_config()
@@ -173,9 +189,13 @@ def load_cases(load_gpt2_weights, GPT, GPTConfig):
     cases["transformers export"] = loaded(load_gpt2_weights, GPT, GPTConfig, small,
                                           published_checkpoint(small, seed=12, layout="transformers"),
                                           randint(1, 5, high=23, seed=13))
+    untied = hf_config(n_layer=1, n_embd=16, n_head=2, n_positions=8, vocab_size=23, tie_word_embeddings=False)
+    cases["untied head (tie_word_embeddings=False): lm_head.weight loaded from the export"] = loaded(
+        load_gpt2_weights, GPT, GPTConfig, untied, published_checkpoint(untied, seed=19, layout="transformers"),
+        randint(2, 6, high=23, seed=13))
 
-    def refusal(label, state, names):
-        model = GPT(course_config(GPTConfig, hf))
+    def refusal(label, state, names, config=hf):
+        model = GPT(course_config(GPTConfig, config))
         cases[label] = outcome(load_gpt2_weights, model, state, names=names)
 
     wrong = published_checkpoint(hf, seed=14)
@@ -189,6 +209,9 @@ def load_cases(load_gpt2_weights, GPT, GPTConfig):
     del missing["h.0.ln_2.bias"]
     refusal("h.0.ln_2.bias missing", missing, ("h.0.ln_2.bias",))
     refusal("a checkpoint with a third layer", published_checkpoint(hf_config(n_layer=3), seed=18), ("h.2.",))
+    headless = published_checkpoint(untied, seed=9)
+    del headless["lm_head.weight"]
+    refusal("an untied model, a checkpoint without lm_head.weight", headless, ("lm_head.weight",), config=untied)
     return cases
 
 
@@ -201,16 +224,56 @@ def run_model(model, *idxs):
         return [model(idx)[0] for idx in idxs]
 
 
+GELU_KINDS = "what each block's mlp.gelu computes (for the message, not graded)"
+
+
+def gelu_kinds(model) -> list[str]:
+    """What each block's mlp.gelu computes on a few numbers: "tanh GELU", "exact GELU", or something else."""
+    x = torch.linspace(-4.0, 4.0, 17)
+    kinds = []
+    for block in getattr(model, "h", []):
+        try:
+            y = block.mlp.gelu(x)
+            kind = ("tanh GELU" if torch.allclose(y, F.gelu(x, approximate="tanh"), atol=1e-6) else
+                    "exact GELU" if torch.allclose(y, F.gelu(x), atol=1e-6) else "another function")
+        except Exception:  # noqa: BLE001 - no mlp.gelu, or one that fails: only evidence for the message
+            kind = "another function"
+        kinds.append(kind)
+    return kinds
+
+
+def gelus_are(kind):
+    return lambda actual, expected: kind in actual[GELU_KINDS]
+
+
+FROM_CHECKPOINT_MISCONCEPTIONS = (
+    Misconception("GPT-2 uses the tanh approximation of GELU (gelu_new), not the exact one: give every block's MLP "
+                  "nn.GELU(approximate='tanh')", gelus_are("exact GELU")),
+    Misconception("every block's mlp.gelu must be GPT-2's GELU, nn.GELU(approximate='tanh'); some compute another "
+                  "function", gelus_are("another function")),
+)
+STALE_N_CTX = ("n_positions 12 with a stale n_ctx 8, untied head, gelu_pytorch_tanh (config_from_hf reads all three)")
+
+
 @task("11.from_checkpoint", points=2, target="gpt2_from_checkpoint",
+      compare=diagnosed(*FROM_CHECKPOINT_MISCONCEPTIONS, evidence=(GELU_KINDS,)),
       hint="GPT(config_from_hf(hf_config)), every block's mlp.gelu = nn.GELU(approximate='tanh'), load_gpt2_weights, eval()")
 def from_checkpoint_cases(gpt2_from_checkpoint):
     cases = {}
     hf = hf_config()
     model = gpt2_from_checkpoint(hf, published_checkpoint(hf, seed=20))
     cases["in eval mode"] = not model.training
+    cases[GELU_KINDS] = gelu_kinds(model)
     cases["logits of idx (2, 16) and (1, 1)"] = run_model(model, randint(2, 16, high=37, seed=21),
                                                           randint(1, 1, high=37, seed=22))
     other = hf_config(n_layer=3, n_embd=16, n_head=4, n_positions=12, n_ctx=12, vocab_size=29)
     model = gpt2_from_checkpoint(other, published_checkpoint(other, seed=23, layout="transformers"))
     cases["3 layers, transformers export: logits of idx (3, 12)"] = run_model(model, randint(3, 12, high=29, seed=24))
+    stale = hf_config(n_layer=1, n_embd=16, n_head=2, n_positions=12, n_ctx=8, vocab_size=29,
+                      tie_word_embeddings=False, activation_function="gelu_pytorch_tanh")
+    try:
+        model = gpt2_from_checkpoint(stale, published_checkpoint(stale, seed=25, layout="transformers"))
+    except CheckFailed as err:  # autograder.calls named the call; say which case it was
+        raise CheckFailed(f"{STALE_N_CTX}: {err}") from None
+    cases[STALE_N_CTX + ": logits of idx (2, 12)"] = run_model(model, randint(2, 12, high=29, seed=26))
     return cases

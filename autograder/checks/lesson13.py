@@ -7,6 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..compare import CheckFailed, check_unchanged
+from ..misconceptions import Misconception, diagnosed, matches
 from ..tasks import task
 from .kit import case, randn, set_params
 
@@ -24,22 +25,82 @@ def low_rank_ish(m, n, seed, dtype=torch.float64):
     return ((u * s) @ v.T * 7.0).to(dtype)
 
 
-@task("13.newton_schulz", points=3, target="newton_schulz",
-      hint="X = G / (Frobenius norm + eps); transpose if tall; steps times: A = X X^T, B = bA + cA^2, X = aX + BX; transpose back")
-def newton_schulz_cases(newton_schulz):
-    inputs = {
+def ns_inputs() -> dict:
+    """{case label: (G, steps)}: the check's inputs, rebuilt by the misconception tests below."""
+    return {
         "wide G (4, 9), steps=5": (randn(4, 9, seed=1, dtype=torch.float64), 5),
         "tall G (12, 5), steps=5 (transpose, then back)": (randn(12, 5, seed=2, dtype=torch.float64), 5),
         "square G (6, 6), steps=5": (randn(6, 6, seed=3, dtype=torch.float64), 5),
         "fast-decaying singular values (16, 8), steps=5": (low_rank_ish(16, 8, seed=4), 5),
-        "steps=1": (randn(5, 7, seed=5, dtype=torch.float64), 1),
-        "steps=0: only the normalisation": (randn(5, 7, seed=6, dtype=torch.float64) * 3.0, 0),
+        ONE_STEP: (randn(5, 7, seed=5, dtype=torch.float64), 1),
+        NO_STEP: (randn(5, 7, seed=6, dtype=torch.float64) * 3.0, 0),
         "steps=3, tall (10, 3)": (randn(10, 3, seed=7, dtype=torch.float64), 3),
         "a large G (8, 4) * 1000 (the scaling makes size irrelevant)": (randn(8, 4, seed=8, dtype=torch.float64) * 1e3, 5),
         "a single row (1, 6)": (randn(1, 6, seed=9, dtype=torch.float64), 5),
         "non-contiguous G (7, 4).T": (randn(7, 4, seed=10, dtype=torch.float64).T, 5),
         "float32 G (8, 16)": (randn(8, 16, seed=11), 5),
     }
+
+
+ONE_STEP, NO_STEP = "steps=1", "steps=0: only the normalisation"
+# the notebook's NS_COEFFICIENTS (its set-up cell), for the misconception tests
+A, B, C = 3.4445, -4.7750, 2.0315
+
+
+def normalised_by(divisor):
+    """Test: the steps=0 output is G / divisor(G) (what a mistaken normalisation gives)."""
+    def shows(actual, expected):
+        G, _ = ns_inputs()[NO_STEP]
+        return matches(actual[NO_STEP], G / divisor(G))
+    return shows
+
+
+def step_coefficients(label: str, out: torch.Tensor) -> list[float]:
+    """(a, b, c) such that out = aX + b(XX^T)X + c(XX^T)^2 X with X = G / |G|, fitted by least squares;
+    [] when no such odd polynomial of degree 5 explains out (e.g. after more than one step)."""
+    G, _ = ns_inputs()[label]
+    if tuple(out.shape) != tuple(G.shape):
+        return []
+    X = G / G.norm()
+    gram = X @ X.T
+    basis = torch.stack([X, gram @ X, gram @ gram @ X]).reshape(3, -1).T
+    y = out.double().reshape(-1)
+    fit = torch.linalg.lstsq(basis, y[:, None]).solution[:, 0]
+    if (basis @ fit - y).norm() > 1e-6 * max(y.norm().item(), 1e-12):
+        return []
+    return fit.tolist()
+
+
+def one_step_is(label: str, a: float, b: float, c: float):
+    """Test: the output of the case `label` is one step of X -> aX + bX^3 + cX^5."""
+    def shows(actual, expected):
+        fit = step_coefficients(label, actual[label])
+        return bool(fit) and all(abs(f - w) < 1e-3 for f, w in zip(fit, (a, b, c)))
+    return shows
+
+
+NS_MISCONCEPTIONS = (
+    Misconception("normalise X by its norm first: X = G / (G.norm() + eps); without it the singular values "
+                  "are not in (0, 1] and the polynomial blows them up", normalised_by(lambda G: 1.0)),
+    Misconception("normalise by the Frobenius norm G.norm() (the lesson's choice), not the spectral norm",
+                  normalised_by(lambda G: torch.linalg.matrix_norm(G, ord=2))),
+    Misconception("normalise by the Frobenius norm G.norm(): dividing by the largest entry leaves singular "
+                  "values above 1, which the polynomial blows up", normalised_by(lambda G: G.abs().max())),
+    Misconception("steps=0 must return the normalised G untouched: the loop runs one step too many "
+                  "(for _ in range(steps))", one_step_is(NO_STEP, A, B, C)),
+    Misconception("the coefficients of X^3 and X^5 look swapped: B = b*A + c*(A @ A) with a, b, c = "
+                  "NS_COEFFICIENTS", one_step_is(ONE_STEP, A, C, B)),
+    Misconception("that is the cubic iteration 1.5X - 0.5X^3; Muon's step is the quintic aX + bX^3 + cX^5 "
+                  "with a, b, c = NS_COEFFICIENTS", one_step_is(ONE_STEP, 1.5, -0.5, 0.0)),
+    Misconception("c multiplies A @ A (that gives the X^5 term), not A: B = b*A + c*(A @ A)",
+                  one_step_is(ONE_STEP, A, B + C, 0.0)),
+)
+
+
+@task("13.newton_schulz", points=3, target="newton_schulz", compare=diagnosed(*NS_MISCONCEPTIONS),
+      hint="X = G / (Frobenius norm + eps); transpose if tall; steps times: A = X X^T, B = bA + cA^2, X = aX + BX; transpose back")
+def newton_schulz_cases(newton_schulz):
+    inputs = ns_inputs()
     originals = [g.clone() for g, _ in inputs.values()]
     cases = {}
     for label, (G, steps) in inputs.items():
@@ -104,14 +165,9 @@ def grads_for(*shape, seed, steps=3):
     return [randn(*shape, seed=seed + 100 * i) for i in range(steps)]
 
 
-# The first optimizer a process builds imports torch's compiler stack (~1.5 CPU seconds, more on a busy
-# machine): hence a longer limit than the default 10 s for the two tasks that build one.
-@task("13.muon_step", points=3, target="Muon.step", timeout=30,
-      hint="per parameter with a grad: buf = momentum*buf + grad; nesterov: grad + momentum*buf; newton_schulz(.., ns_steps); decay; p -= lr*sqrt(max(1, rows/cols))*O")
-def muon_step_cases(Muon):
-    cases = {}
-    stand_in = ExactOrthogonalise()
-    setups = {
+def muon_setups() -> dict:
+    """{case label: (param groups, gradients per parameter)}: fresh seeded parameters on every call."""
+    return {
         "one wide matrix (4, 8), lr=0.1, momentum=0.9, nesterov": (
             [dict(params=[param(4, 8, seed=1)], lr=0.1, momentum=0.9, nesterov=True, ns_steps=5, weight_decay=0.0)],
             [grads_for(4, 8, seed=2)]),
@@ -135,10 +191,100 @@ def muon_step_cases(Muon):
                   weight_decay=0.1)],
             [grads_for(4, 4, seed=14), None, grads_for(6, 2, seed=15)]),
     }
-    for label, (groups, grads) in setups.items():
+
+
+STEPS = 3
+NS_STEPS = "ns_steps passed to newton_schulz"
+
+
+# --- what a mistaken step gives: the hint's recipe with one thing changed, on the same seeded inputs ---
+
+MUON_DEFAULTS = dict(lr=0.02, momentum=0.95)  # Muon.__init__'s defaults (the notebook's), what self.defaults holds
+
+
+def mistaken_step(*, buffer="mu*buf + g", update="as the group says", scale="sqrt(max(1, rows/cols))",
+                  decay="p *= 1 - lr*wd", orthogonalise=True, sign=-1.0, settings="group"):
+    """Test: the student's parameters after each step are what a step with one mistake gives."""
+    scales = {"sqrt(max(1, rows/cols))": lambda r, c: max(1.0, r / c) ** 0.5, "1": lambda r, c: 1.0,
+              "sqrt(max(1, cols/rows))": lambda r, c: max(1.0, c / r) ** 0.5, "sqrt(rows/cols)": lambda r, c: (r / c) ** 0.5,
+              "max(1, rows/cols)": lambda r, c: max(1.0, r / c)}
+
+    def trace(groups, grads):
+        params = [p.detach().clone() for group in groups for p in group["params"]]
+        options = [group for group in groups for _ in group["params"]]
+        buffers = [torch.zeros_like(p) for p in params]
+        out = {}
+        for i in range(STEPS):
+            for j, (p, group) in enumerate(zip(params, options)):
+                if grads[j] is None:
+                    continue
+                g = grads[j][i]
+                lr, mu = (MUON_DEFAULTS["lr"], MUON_DEFAULTS["momentum"]) if settings == "defaults" else \
+                         (group["lr"], group["momentum"])
+                if buffer == "none":
+                    buf = g
+                else:
+                    buf = mu * buffers[j] + {"mu*buf + g": g, "mu*buf + (1-mu)*g": (1 - mu) * g, "mu*buf + mu*g": mu * g}[buffer]
+                buffers[j] = buf
+                nesterov = {"as the group says": group["nesterov"], "always buf": False,
+                            "always nesterov": True, "buf + mu*g": group["nesterov"]}[update]
+                u = (buf + mu * g if update == "buf + mu*g" else g + mu * buf) if nesterov else buf
+                direction = ExactOrthogonalise()(u) if orthogonalise else u
+                wd = group["weight_decay"]
+                p.mul_({"p *= 1 - lr*wd": 1 - lr * wd, "p *= 1 - wd": 1 - wd, "none": 1.0}[decay])
+                p.add_(direction, alpha=sign * lr * scales[scale](*p.shape))
+            out[f"parameters after step {i + 1}"] = [p.clone() for p in params]
+        return out
+
+    def shows(actual, expected):
+        return all(matches(actual[label], trace(groups, grads)) for label, (groups, grads) in muon_setups().items())
+    return shows
+
+
+STEP_MISCONCEPTIONS = (
+    Misconception("the update ignores earlier gradients: keep the momentum buffer in self.state[p] across steps "
+                  "and update it, buf = momentum*buf + grad", mistaken_step(buffer="none")),
+    Misconception("the momentum buffer should be mu*buf + g, not mu*buf + (1-mu)*g (an average of the gradients "
+                  "shrinks grad's share in the Nesterov update grad + mu*buf)", mistaken_step(buffer="mu*buf + (1-mu)*g")),
+    Misconception("the momentum buffer is mu*buf + g: the new gradient is added as it is, not scaled by momentum",
+                  mistaken_step(buffer="mu*buf + mu*g")),
+    Misconception("nesterov=True is ignored: with Nesterov the update is grad + momentum*buf, not buf",
+                  mistaken_step(update="always buf")),
+    Misconception("nesterov=False is ignored: without Nesterov the update is the buffer itself",
+                  mistaken_step(update="always nesterov")),
+    Misconception("Nesterov's update is grad + momentum*buf, not buf + momentum*grad", mistaken_step(update="buf + mu*g")),
+    Misconception("read lr and momentum from each param group (group['lr']), not from self.defaults: groups have "
+                  "their own settings", mistaken_step(settings="defaults")),
+    Misconception("scale the orthogonalised update by sqrt(max(1, rows/cols)): a tall matrix takes a larger step",
+                  mistaken_step(scale="1")),
+    Misconception("the scale is sqrt(max(1, rows/cols)), rows over columns (p.size(0) / p.size(1)), not the inverse",
+                  mistaken_step(scale="sqrt(max(1, cols/rows))")),
+    Misconception("the scale is sqrt(max(1, rows/cols)): a wide matrix keeps scale 1, max(1, ...)",
+                  mistaken_step(scale="sqrt(rows/cols)")),
+    Misconception("the scale is the square root of max(1, rows/cols)", mistaken_step(scale="max(1, rows/cols)")),
+    Misconception("decoupled weight decay multiplies p by 1 - lr*weight_decay (scaled by the learning rate)",
+                  mistaken_step(decay="p *= 1 - wd")),
+    Misconception("weight_decay is ignored: multiply p by 1 - lr*weight_decay before the update",
+                  mistaken_step(decay="none")),
+    Misconception("the update is not orthogonalised: pass it through newton_schulz(update, group['ns_steps'])",
+                  mistaken_step(orthogonalise=False)),
+    Misconception("the step goes uphill: subtract the update, p -= lr * scale * O", mistaken_step(sign=1.0)),
+    Misconception("pass each group's ns_steps to newton_schulz (group['ns_steps']), not a fixed number",
+                  lambda actual, expected: len(actual[NS_STEPS]) == 1),
+)
+
+
+# The first optimizer a process builds imports torch's compiler stack (~1.5 CPU seconds, more on a busy
+# machine): hence a longer limit than the default 10 s for the two tasks that build one.
+@task("13.muon_step", points=3, target="Muon.step", timeout=30, compare=diagnosed(*STEP_MISCONCEPTIONS),
+      hint="per parameter with a grad: buf = momentum*buf + grad; nesterov: grad + momentum*buf; newton_schulz(.., ns_steps); decay; p -= lr*sqrt(max(1, rows/cols))*O")
+def muon_step_cases(Muon):
+    cases = {}
+    stand_in = ExactOrthogonalise()
+    for label, (groups, grads) in muon_setups().items():
         cases[label] = {f"parameters after step {i + 1}": ps
-                        for i, ps in enumerate(run_muon(Muon, stand_in, groups, grads, steps=3))}
-    cases["ns_steps passed to newton_schulz"] = sorted(stand_in.steps)
+                        for i, ps in enumerate(run_muon(Muon, stand_in, groups, grads, steps=STEPS))}
+    cases[NS_STEPS] = sorted(stand_in.steps)
     return cases
 
 
@@ -205,7 +351,32 @@ def describe(optimizers, model, Muon) -> dict:
     return out
 
 
+def in_some_case(test):
+    """Test: `test(outputs of one case)` holds for some case."""
+    return lambda actual, expected: any(test(actual[label]) for label in expected)
+
+
+def parameter_lists(case: dict, kind: str) -> list[list[str]]:
+    return [group["parameters"] for group in case.get(kind, [])]
+
+
+CONFIGURE_MISCONCEPTIONS = (
+    Misconception("every parameter belongs to one optimizer: the block matrices go to Muon only, not to AdamW as well",
+                  in_some_case(lambda case: {n for ps in parameter_lists(case, "Muon") for n in ps}
+                               & {n for ps in parameter_lists(case, "AdamW") for n in ps})),
+    Misconception("Muon takes only the 2-D matrices inside the blocks (model.h): the embeddings and lm_head go to AdamW",
+                  in_some_case(lambda case: any(not n.startswith("h.") for ps in parameter_lists(case, "Muon") for n in ps))),
+    Misconception("the tied wte/lm_head weight is listed twice: model.parameters() lists a shared tensor once "
+                  "(a state_dict names it twice)",
+                  in_some_case(lambda case: any(len(ps) != len(set(ps)) for kind in ("Muon", "AdamW")
+                                                for ps in parameter_lists(case, kind)))),
+    Misconception("AdamW needs two groups: weight_decay for the 2-D parameters, 0.0 for biases, LayerNorm weights "
+                  "and other 1-D ones", in_some_case(lambda case: len(case["AdamW"]) == 1)),
+)
+
+
 @task("13.configure_optimizer", points=2, target="configure_optimizer", timeout=30,
+      compare=diagnosed(*CONFIGURE_MISCONCEPTIONS),
       hint="Muon(lr=muon_lr, momentum) over the 2-D parameters in model.h; AdamW for the rest, weight_decay on >= 2-D only")
 def configure_cases(configure_optimizer, Muon):
     cases = {}

@@ -147,3 +147,27 @@ def test_the_lesson_facts_hold():
     assert lesson.bpe_encode("unbelievability", enc) == [403, 6667, 11203, 1799]
     assert lesson.bpe_pieces("unbelievability", enc) == ["un", "bel", "iev", "ability"]
     assert lesson.bpe_encode("a<|endoftext|>", enc)[-1] == 50256
+
+
+def test_where_gpt2s_extra_tokens_come_from():
+    """The figures of 'Three tokenizers side by side', counted as its demo cell counts them: 75,098 more tokens
+    than the word tokenizer, 39,998 of them newlines, 39,951 extra pieces of 25,333 words spelt in pieces."""
+    import re
+    from collections import Counter
+
+    import tiktoken
+
+    from autograder.loader import load_lesson
+    from autograder.paths import read_tinyshakespeare
+
+    lesson = load_lesson("02", source="solutions")
+    text, enc = read_tinyshakespeare(), tiktoken.get_encoding("gpt2")
+    gpt2_ids, words = lesson.bpe_encode(text, enc), lesson.tokenize(text)
+    assert (len(gpt2_ids), len(words)) == (338_025, 262_927)
+    counts = Counter(gpt2_ids)
+    assert sum(n for i, n in counts.items() if enc.decode([i]).strip() == "" and "\n" in enc.decode([i])) == 39_998
+    letter_runs = Counter(re.findall(r" ?[A-Za-z]+", text))
+    pieces = {run: len(enc.encode_ordinary(run)) for run in letter_runs}
+    assert sum(n for run, n in letter_runs.items() if pieces[run] > 1) == 25_333
+    assert sum(n * (pieces[run] - 1) for run, n in letter_runs.items()) == 39_951
+    assert [enc.decode([i]) for i in enc.encode(" art I'll --")] == [" art", " I", "'ll", " --"]

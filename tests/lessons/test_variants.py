@@ -1,6 +1,10 @@
 """Every check is itself tested: the wrong answers in test_lessonNN.py (WRONG) must fail, the other
 correct implementations (RIGHT) must pass, and no task goes without a wrong answer.
 
+A wrong answer may be written `(code, "words")`: its message must then contain those words, so the
+message keeps naming the mistake ("the coefficients of X^3 and X^5 look swapped"), not only a number
+that differs. Every wrong answer of lessons 11-13 says what its message names.
+
 Run one task's variants with `pytest -k 01.encode`.
 """
 
@@ -26,21 +30,36 @@ def collected(name: str) -> dict[str, list[str]]:
     return found
 
 
+def code_and_words(entry) -> tuple[str, str]:
+    """A variant is its code, or (code, words its failure message must contain)."""
+    return (entry, "") if isinstance(entry, str) else entry
+
+
 def cases(name: str):
-    return [pytest.param(task_id, code, id=f"{task_id}-{i}")
-            for task_id, codes in collected(name).items() for i, code in enumerate(codes)]
+    return [pytest.param(task_id, *code_and_words(entry), id=f"{task_id}-{i}")
+            for task_id, entries in collected(name).items() for i, entry in enumerate(entries)]
 
 
-@pytest.mark.parametrize("task_id,code", cases("WRONG"))
-def test_wrong_answer_fails(task_id, code):
+@pytest.mark.parametrize("task_id,code,words", cases("WRONG"))
+def test_wrong_answer_fails(task_id, code, words):
     verdict = verdict_of(task_id, code)
     assert verdict.status == "failed", f"{task_id} accepted a wrong answer:\n{code}"
     # the reason names the case or the call (its input) that failed: never a bare "raised RuntimeError: ..."
     assert verdict.reason and not verdict.reason.startswith("raised "), verdict.reason
+    assert words in verdict.reason, f"the message should say {words!r}; it says: {verdict.reason}"
 
 
-@pytest.mark.parametrize("task_id,code", cases("RIGHT"))
-def test_other_correct_answer_passes(task_id, code):
+NAMED_MISTAKES = ("11", "12", "13")  # lessons whose every wrong answer states the words its message must contain
+
+
+def test_every_wrong_answer_of_the_later_lessons_says_what_its_message_names():
+    bare = [f"{task_id}-{i}" for task_id, entries in collected("WRONG").items() if task_id[:2] in NAMED_MISTAKES
+            for i, entry in enumerate(entries) if not code_and_words(entry)[1]]
+    assert not bare, f"wrong answers without the words their message must contain: {bare}"
+
+
+@pytest.mark.parametrize("task_id,code,words", cases("RIGHT"))
+def test_other_correct_answer_passes(task_id, code, words):
     verdict = verdict_of(task_id, code)
     assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
 
@@ -48,8 +67,8 @@ def test_other_correct_answer_passes(task_id, code):
 FLOAT_LESSONS = ("04", "05", "06", "07", "08", "09", "10", "11", "12", "13")
 
 
-@pytest.mark.parametrize("task_id,code", [c for c in cases("RIGHT") if c.values[0][:2] in FLOAT_LESSONS])
-def test_other_correct_answer_passes_on_a_simulated_other_cpu(task_id, code):
+@pytest.mark.parametrize("task_id,code,words", [c for c in cases("RIGHT") if c.values[0][:2] in FLOAT_LESSONS])
+def test_other_correct_answer_passes_on_a_simulated_other_cpu(task_id, code, words):
     """The fixtures were made on one CPU; a student's correct code runs on another, whose floats differ in
     their last bits (tests/lastbits.py simulates one; tests/test_fixtures.py says how far that goes)."""
     with LastBits(seed=7):
