@@ -29,6 +29,10 @@ ALLOWED = {
     ("test_jail.py", 'course / "lessons"'): "a temporary course's lessons/",
     ("test_gradescope.py", 'course["lessons"]'): "a key of the autograder's course.json",
     ("test_loader.py", "L01 = load_lesson('01')"): "inside a test notebook, resolved by its deps",
+    ("test_browser.py", 'course / "lessons"'): "a temporary course's lessons/",
+    ("test_browser.py", '{"lessons", "README.md"}'): "what the temporary course's file browser shows",
+    ("test_feedback_inert_e2e.py", 'course / "lessons"'): "a temporary course's lessons/",
+    ("test_submission_files.py", 'root / "lessons"'): "a temporary course's lessons/",
     ("test_student_tree.py", ""): "this file",
 }
 READS_LESSONS = [
