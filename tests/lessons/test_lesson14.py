@@ -125,7 +125,7 @@ MISTAKES = [
                                  "pe = torch.empty(T, C, dtype=torch.float64)\n"
                                  "pe[:, 0::2] = torch.sin(angle)\npe[:, 1::2] = torch.cos(angle)\nreturn pe"),
      "dtype"),
-    ("14.rope", rope(ANGLE +  # pairs i and i + hs/2 (Llama's layout), not neighbours
+    ("14.rope", rope(ANGLE +  # pairs i and i + hs/2 (GPT-NeoX's layout), not neighbours
                      "a, b = x[..., :hs // 2], x[..., hs // 2:]\n"
                      "return torch.cat([a * angle.cos() - b * angle.sin(), a * angle.sin() + b * angle.cos()], -1)"),
      "pairs are neighbouring channels"),
