@@ -114,7 +114,9 @@ def make_cross(CrossAttentionHead, dropout=0.0, seed=140):
 def guard_sources(head, T: int, S: int) -> None:
     """Make query/key/value fail naming the misconception when handed the wrong sequence (needs T != S)."""
     for name, wrong, why in (("query", S, QUERY_FROM_X), ("key", T, KV_FROM_CONTEXT), ("value", T, KV_FROM_CONTEXT)):
-        linear = getattr(head, name)
+        linear = getattr(head, name, None)
+        if not isinstance(linear, torch.nn.Linear):  # an __init__ the student rewrote: the values cases judge it
+            continue
         forward = type(linear).forward.__get__(linear)
 
         def checked(inp, forward=forward, name=name, wrong=wrong, why=why):
@@ -136,7 +138,7 @@ def cross(head, x, context):
     unchanged(x, x0, "x"), unchanged(context, c0, "the context")
     if T != S:
         for name in ("query", "key", "value"):
-            del getattr(head, name).forward  # back to the class's forward
+            getattr(head, name).__dict__.pop("forward", None)  # back to the class's forward
     return out
 
 
