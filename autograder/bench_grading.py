@@ -30,7 +30,7 @@ import nbformat
 
 from .nbgrader_glue.cells import with_answers
 from .nbgrader_glue.commands import environment
-from .paths import REPO_ROOT
+from .paths import REPO_ROOT, lesson_dirs
 
 LESSONS = ("01", "02", "03")
 KINDS = ("reference", "partial", "wrong", "release")
@@ -170,8 +170,9 @@ def report(rows: list[tuple[str, int, int, float]], per_student: list[float], co
                       f"runs submissions in parallel containers, so a class's wall time is about one "
                       f"submission's."]
     best = max((3600 * count / seconds, path, jobs) for path, jobs, count, seconds in rows if path.startswith("nbgrader"))
-    hours = 500 * 13 / best[0]
-    lines += ["", f"500 students x 13 lessons = 6,500 notebooks: {hours:.1f} h with {best[1]} JOBS={best[2]} on this "
+    lessons = len(lesson_dirs("solutions"))  # the whole course, optional lessons included
+    hours = 500 * lessons / best[0]
+    lines += ["", f"500 students x {lessons} lessons = {500 * lessons:,} notebooks: {hours:.1f} h with {best[1]} JOBS={best[2]} on this "
                   f"{cores}-core machine ({best[0]:.0f}/h); on N such cores about {hours * cores:.1f}/N h."]
     return "\n".join(lines)
 

@@ -98,7 +98,7 @@ def moved(value, windows=10.0, rtol=1e-4, atol=1e-5):
     return value, False
 
 
-@pytest.mark.parametrize("lesson", ["05", "06", "07", "08", "09", "10", "11", "12"])
+@pytest.mark.parametrize("lesson", ["05", "06", "07", "08", "09", "10", "11", "12", "14"])
 def test_a_stored_value_moved_by_ten_tolerances_is_caught(lesson):
     stored = _load(lesson)
     tried = 0

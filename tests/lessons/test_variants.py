@@ -64,7 +64,7 @@ def test_other_correct_answer_passes(task_id, code, words):
     assert verdict.status == "passed", f"{task_id} rejected a correct answer: {verdict.reason}"
 
 
-FLOAT_LESSONS = ("04", "05", "06", "07", "08", "09", "10", "11", "12", "13")
+FLOAT_LESSONS = ("04", "05", "06", "07", "08", "09", "10", "11", "12", "13", "14")
 
 
 @pytest.mark.parametrize("task_id,code,words", [c for c in cases("RIGHT") if c.values[0][:2] in FLOAT_LESSONS])
