@@ -102,3 +102,21 @@ def case(label: str):
         if passes_through(err):
             raise
         raise CheckFailed(f"{label}: {describe_exception(err)}{hint_for(err)}") from None
+
+
+ATTEND_SHAPES = {"q, k, v (B=2, nh=3, T=8, hs=8)": (2, 3, 8, 8), "T=5 < block_size": (2, 3, 5, 8),
+                 "T=1": (2, 3, 1, 8), "batch of 1, one head": (1, 1, 6, 8)}
+
+
+def attend_shape_cases(attend, seed: int) -> dict:
+    """attend(q, k, v) on the shapes every attention check tries, with dtypes; inputs must stay unchanged."""
+    cases = {}
+    for i, (label, shape) in enumerate(ATTEND_SHAPES.items()):
+        q, k, v = (randn(*shape, seed=seed + 3 * i + j) for j in range(3))
+        before = [t.clone() for t in (q, k, v)]
+        out = attend(q, k, v)
+        for t, t0 in zip((q, k, v), before):
+            unchanged(t, t0)
+        cases[label] = out
+        cases[f"{label}: dtype"] = str(out.dtype)
+    return cases

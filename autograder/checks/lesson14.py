@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from ..compare import CheckFailed
 from ..tasks import task
-from .kit import case, non_contiguous, randn, same_values, set_params, unchanged
+from .kit import attend_shape_cases, case, non_contiguous, randn, same_values, set_params, unchanged
 
 N_EMBD, HEAD_SIZE = 16, 8
 
@@ -81,16 +81,7 @@ def encoder_attention_cases(EncoderSelfAttention, GPTConfig):
                 torch.allclose(sums, torch.ones_like(sums), atol=1e-4))
             right = scale_diagnosis(used, q @ k.transpose(-2, -1), hs, ENC_SETTINGS["n_embd"], "attend")
             cases[f"weights = softmax(q k^T / sqrt(hs)), hs = {hs}"] = bool(same_values(used, right))
-        shapes = {"q, k, v (B=2, nh=3, T=8, hs=8)": (2, 3, 8, 8), "T=5 < block_size": (2, 3, 5, 8),
-                  "T=1": (2, 3, 1, 8), "batch of 1, one head": (1, 1, 6, 8)}
-        for i, (label, shape) in enumerate(shapes.items()):
-            q, k, v = (randn(*shape, seed=123 + 3 * i + j) for j in range(3))
-            before = [t.clone() for t in (q, k, v)]
-            out = enc.attend(q, k, v)
-            for t, t0 in zip((q, k, v), before):
-                unchanged(t, t0)
-            cases[label] = out
-            cases[f"{label}: dtype"] = str(out.dtype)
+        cases.update(attend_shape_cases(enc.attend, seed=123))
         q, k, v = (randn(2, 3, 8, 8, seed=140 + j) for j in range(3))
         cases["non-contiguous q, k, v"] = enc.attend(*(non_contiguous(t) for t in (q, k, v)))
         x = randn(2, 8, 24, seed=143)

@@ -95,6 +95,15 @@ def decode(payload: bytes, job: Job):
     return Outcome(status, result.get("value") if status == "ok" else None, reason, output)
 
 
+def spawn(argv: list[str], fds, filter_fd: int | None, stderr, env, cwd) -> subprocess.Popen:
+    """Start a jail's first process with these fds (and bwrap's syscall filter, closed here once read)."""
+    try:
+        return subprocess.Popen(argv, pass_fds=tuple(fd for fd in (*fds, filter_fd) if fd is not None),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=cwd)
+    finally:
+        seccomp.close(filter_fd)
+
+
 class Worker:
     """One worker process (in bubblewrap or not) and the pipes to it."""
 
@@ -131,13 +140,7 @@ class Worker:
             if self.cgroup:
                 argv = self.cgroup.trampoline(argv)
         self.stderr = tempfile.TemporaryFile()
-        try:
-            self.process = subprocess.Popen(argv, pass_fds=tuple(fd for fd in (control_r, results_w, filter_fd, *pass_fds)
-                                                                 if fd is not None),
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
-                                            env=env, cwd=cwd)
-        finally:
-            seccomp.close(filter_fd)
+        self.process = spawn(argv, (control_r, results_w, *pass_fds), filter_fd, self.stderr, env, cwd)
         os.close(control_r)
         os.close(results_w)
         os.set_blocking(self.results, False)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import select
 import struct
+import time
 
 OUTPUT_LIMIT = 2000  # characters of printed output kept per task
 RESULT_LIMIT = 64 << 20  # bytes of outputs a task may send back
@@ -58,9 +60,14 @@ def send_json(fd: int, message: dict) -> None:
         view = view[os.write(fd, view):]
 
 
-def read_exactly(fd: int, size: int) -> bytes:
+def read_exactly(fd: int, size: int, deadline: float | None = None) -> bytes:
+    """`size` bytes from fd; EOFError if it closes first, TimeoutError past `deadline` (time.monotonic())."""
     chunks, left = [], size
     while left:
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise TimeoutError()
         chunk = os.read(fd, min(left, 1 << 20))
         if not chunk:
             raise EOFError("pipe closed")

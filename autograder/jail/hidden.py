@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from ..reference import CompiledLessons
 from . import bwrap, hidden_runner, seccomp
-from .client import STARTUP_SECONDS, Isolation, Worker, _groups, decode, read_tagged
+from .client import STARTUP_SECONDS, Isolation, Worker, _groups, decode, read_tagged, spawn
 from .child import Job
 from .frames import send_json
 
@@ -62,13 +62,7 @@ class Runner:
             env, cwd = bwrap.jail_environment({**env, "TMPDIR": self.scratch, "HOME": self.scratch}), self.scratch
         channels = [fd for _, fd in jobs]
         self.stderr = tempfile.TemporaryFile()
-        try:
-            self.process = subprocess.Popen(argv, pass_fds=tuple(fd for fd in (control_r, results_w, filter_fd, *channels)
-                                                                 if fd is not None),
-                                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.stderr,
-                                            env=env, cwd=cwd)
-        finally:
-            seccomp.close(filter_fd)
+        self.process = spawn(argv, (control_r, results_w, *channels), filter_fd, self.stderr, env, cwd)
         os.close(control_r)
         os.close(results_w)
         os.set_blocking(self.results, False)

@@ -25,11 +25,12 @@ from __future__ import annotations
 import builtins
 import io
 import os
-import select
 import struct
 import time
 import types
 from typing import Any
+
+from .frames import read_exactly
 
 MESSAGE_LIMIT = 64 << 20  # bytes of one message (a value a student function returns)
 ITEMS_LIMIT = 100_000  # items of one iteration (e.g. a generator of parameters) sent back as a list
@@ -74,18 +75,12 @@ def receive(fd: int, deadline: float | None = None) -> dict:
 
 
 def _read(fd: int, size: int, deadline: float | None) -> bytes:
-    chunks, left = [], size
-    while left:
-        if deadline is not None:
-            wait = deadline - time.monotonic()
-            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
-                raise ChannelTimeout()
-        chunk = os.read(fd, min(left, 1 << 20))
-        if not chunk:
-            raise ChannelClosed("closed")
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
+    try:
+        return read_exactly(fd, size, deadline)
+    except TimeoutError as err:
+        raise ChannelTimeout() from err
+    except EOFError as err:
+        raise ChannelClosed("closed") from err
 
 
 # ---- the student's side (a jailed child that has loaded the notebook) -------------------------------

@@ -240,14 +240,12 @@ class Supervisor:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_by_group(groups: set[int]) -> dict[int, float]:
-    """{process group: CPU seconds} from /proc: user + system time of each member (all its threads)
-    and of the children it has reaped. Empty without /proc (macOS): RLIMIT_CPU alone stops a task there."""
-    used: dict[int, float] = {}
+def _process_stats():
+    """(pid, the fields of /proc/<pid>/stat after the command name) for every process we can see."""
     try:
         entries = os.listdir("/proc")
     except OSError:
-        return used
+        return
     for name in entries:
         if not name.isdigit():
             continue
@@ -256,7 +254,14 @@ def _cpu_by_group(groups: set[int]) -> dict[int, float]:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
+        yield int(name), stat[stat.rfind(b")") + 2:].split()
+
+
+def _cpu_by_group(groups: set[int]) -> dict[int, float]:
+    """{process group: CPU seconds} from /proc: user + system time of each member (all its threads)
+    and of the children it has reaped. Empty without /proc (macOS): RLIMIT_CPU alone stops a task there."""
+    used: dict[int, float] = {}
+    for _, fields in _process_stats():
         if len(fields) > 14 and int(fields[2]) in groups:
             ticks = sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
             used[int(fields[2])] = used.get(int(fields[2]), 0.0) + ticks / _TICK
@@ -264,22 +269,7 @@ def _cpu_by_group(groups: set[int]) -> dict[int, float]:
 
 
 def _children_of(parent: int) -> list[int]:
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return found
-    for name in entries:
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat", "rb") as f:
-                    stat = f.read()
-            except OSError:
-                continue
-            fields = stat[stat.rfind(b")") + 2:].split()
-            if len(fields) > 1 and int(fields[1]) == parent:
-                found.append(int(name))
-    return found
+    return [pid for pid, fields in _process_stats() if len(fields) > 1 and int(fields[1]) == parent]
 
 
 def harden_self() -> None:
