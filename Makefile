@@ -15,7 +15,7 @@ MAKEFLAGS += --no-print-directory
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel lab formgrader browser jail test lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
+.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ jail: ## instructors: install bubblewrap, the jail for student code (as root: ap
 
 test: ## run the course's own test suite (it never reads your lessons/: edit them freely)
 	$(PY) -m pytest
+
+test-fast: ## the fast tier for every change (about 3 minutes on 2 cores): every test not marked slow
+	$(PY) -m pytest -m "not slow"
 
 lint: ## ruff over the Python code (configured in pyproject.toml; CI runs it)
 	$(VENV)/bin/ruff check .
