@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,8 +84,6 @@ class Runner:
             self.process.kill()
             self.process.wait()
         self.stderr.close()
-        import shutil
-
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
