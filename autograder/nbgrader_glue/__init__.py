@@ -12,10 +12,15 @@ Autograde, steps:
   strip_hidden_tests.StripHiddenTests        hidden tests leave the notebook before it runs
   jailed_execute.JailedExecute               nbgrader's Execute, with the kernel in the jail
   grade_checks.GradeChecks                   check cells scored by the course's grader (hidden tests too)
+  hide_score_outputs.HideScoreOutputs        after SaveAutoGrades: the raw points under a check cell go
   inert_student_content.InertStudentContent  last: no script in outputs, markdown or metadata (formgrader shows it)
 Feedback:
   hide_hidden_tests.HideHiddenTests          no hidden test text in what students get back
   inert_student_content.InertStudentContent  the page holds no script a student wrote (again: older notebooks)
+  hide_score_outputs.HideScoreOutputs        no bare `Out[7]: 0.0` under a check (older notebooks)
+  name_check_cells.NameCheckCells            each check cell carries its task id, for the page's headings
+  math_as_mathml.MathAsMathML                math drawn as MathML: the page needs no MathJax, works offline
+  templates/feedback/                        the page itself: nbgrader's layout, tasks named, lines wrapped, no script
 Collect:
   lesson_file_collector.LessonFileCollector  zip_collect for files named <student>_<NN_slug>.ipynb
   exchange_collect.PlainFilesCollect         `nbgrader collect` from an exchange copies plain files only
