@@ -53,7 +53,7 @@ lab: kernel ## open lesson 01 (LESSON=NN) in JupyterLab with the course kernel (
 		$(as_root) $(LAB_ARGS) "$(lab_notebook)"
 
 formgrader: kernel ## instructors: JupyterLab with nbgrader's formgrader and Create Assignment (the class in .nbgrader/)
-	$(JUPYTER) lab --ServerApp.root_dir="$(CURDIR)" $(as_root) --ServerApp.default_url=/formgrader
+	$(JUPYTER) lab --ServerApp.root_dir="$(CURDIR)" $(as_root) --ServerApp.default_url=/formgrader $(LAB_ARGS)
 
 # The browser tests (tests/test_browser.py) drive JupyterLab in Debian's Chromium: Playwright's own
 # browser download is not needed, and not possible offline.
