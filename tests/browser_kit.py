@@ -8,6 +8,7 @@ the feedback page) use these; the `browser` fixture is in tests/conftest.py. Wit
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -70,8 +71,20 @@ def new_chromium():
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})  # every request, for requests_left()
     SHOTS.mkdir(parents=True, exist_ok=True)
     return webdriver.Chrome(service=Service(DRIVER), options=options)
+
+
+def requests_left(driver) -> list[str]:
+    """URLs the page asked for since the last call that were not local (file:, data:) and that the
+    browser did not block itself (Content-Security-Policy): requests that left, or would leave, the
+    machine. From Chrome's performance log (DevTools Network events)."""
+    events = [json.loads(entry["message"])["message"] for entry in driver.get_log("performance")]
+    blocked = {e["params"]["requestId"] for e in events
+               if e["method"] == "Network.loadingFailed" and e["params"].get("blockedReason") == "csp"}
+    return [e["params"]["request"]["url"] for e in events if e["method"] == "Network.requestWillBeSent"
+            and not e["params"]["request"]["url"].startswith(("file:", "data:")) and e["params"]["requestId"] not in blocked]
 
 
 def wait_for(driver, condition, seconds: float = 120, what: str = "the page"):

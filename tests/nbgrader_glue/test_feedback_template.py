@@ -8,6 +8,7 @@ template is the one found, checks are named by task, nothing is loaded from anot
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbgrader
@@ -52,6 +53,19 @@ def page(nb, score=1.0) -> str:
     return html
 
 
+def content_security_policy(html: str) -> str:
+    """The content of the page's <meta http-equiv="Content-Security-Policy"> (empty without one)."""
+    found = []
+
+    class Meta(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "meta" and (attrs.get("http-equiv") or "").lower() == "content-security-policy":
+                found.append(attrs.get("content") or "")
+    Meta().feed(html)
+    return " ".join(found)
+
+
 def test_checks_are_named_by_task_in_the_contents_and_the_headings():
     html = page(lesson())
     assert "Test cell" not in html and "Grade cell" not in html
@@ -69,6 +83,8 @@ def test_no_raw_score_no_script_nothing_from_another_site():
     assert "<script" not in html.lower()
     assert not re.findall(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
     assert "<math" in html and "<style" in html  # math drawn by the browser; styles inline
+    policy = content_security_policy(html)
+    assert "default-src 'none'" in policy and "script-src" not in policy and "http" not in policy
 
 
 def test_long_lines_wrap():
