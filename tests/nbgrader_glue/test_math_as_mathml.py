@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import latex2mathml.converter
 from nbformat.v4 import new_markdown_cell
 
@@ -43,3 +45,19 @@ def test_math_cannot_carry_active_content():
 def test_tex_it_cannot_read_shows_as_code():
     html = markdown_with_mathml("broken: $\\frac{a}{$ and fine: $b$")
     assert html is not None and "<mi>b</mi>" in html and "<code>" in html
+
+
+def test_every_formula_of_the_lessons_is_drawn():
+    """The lessons' own math (LayerNorm's gamma and beta, GELU, Muon's Newton-Schulz step, ...)."""
+    import nbformat
+
+    from tests.conftest import REPO
+
+    cells = [cell for path in sorted((REPO / "solutions").glob("*/*.ipynb"))
+             for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown" and "$" in cell.source]
+    assert cells, "no lesson has math any more: this test has nothing to check"
+    for cell in cells:
+        html = rendered(feedback(cell.source)[0])
+        assert "<math" in html and "<merror" not in html, cell.source
+        outside_code = re.sub(r"<code>.*?</code>|<pre>.*?</pre>", "", html, flags=re.S)
+        assert "$" not in outside_code, cell.source
