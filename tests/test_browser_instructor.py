@@ -6,7 +6,8 @@ folder: nbgrader's generate_assignment, then `make collect`, `make autograde` (i
 verdict) and one untouched, `cy` the untouched release. Then, in Debian's Chromium (as
 tests/test_browser.py, skipped with the same message without it):
 
-- formgrader, started by `make formgrader` with a token, lists the three submissions with their scores;
+- formgrader, started by `make formgrader` with a token, lists the three submissions with their scores,
+  shows a notebook's verdicts without raw scores, and its Generate Feedback button writes the course's page;
 - bob's feedback page, opened from disk as a student opens it: each task named by its id with its
   verdict; every line wraps (no element wider than its box, though some lines are wider than the
   page); no `Out[` prompt under a check cell; no request leaves the machine (every resource the page
@@ -90,6 +91,23 @@ def test_formgrader_lists_the_class_with_scores(formgrader, browser):
     browser.save_screenshot(str(SHOTS / "10-formgrader-submissions.png"))
     for student, score in SCORES.items():
         assert [row for row in rows if f" {student} " in f" {row} " and f" {score} / 6" in f" {row}"], (student, rows)
+
+
+def test_formgraders_generate_feedback_button_makes_the_course_page(graded_class, formgrader, browser):
+    """formgrader's own button (not `make feedback`) renders with the course's template too."""
+    folder = graded_class / ".nbgrader" / "feedback" / "cy" / LESSON
+    shutil.rmtree(folder)
+    browser.get(f"{formgrader}/formgrader/manage_submissions/{LESSON}")
+    row = wait_for(browser, lambda d: [r for r in d.find_elements("css selector", "table tbody tr")
+                                       if " cy " in f" {r.text} "], what="cy's row in formgrader")[0]
+    row.find_element("css selector", ".generate-feedback a").click()
+    wait_for(browser, lambda d: d.find_elements("css selector", "#success-modal, #error-modal"), seconds=300,
+             what="formgrader's Generate Feedback")
+    browser.save_screenshot(str(SHOTS / "13-formgrader-generate-feedback.png"))
+    assert browser.find_elements("css selector", "#success-modal")
+    html = (folder / f"{LESSON}.html").read_text()
+    assert "01.encode" in html and "Test cell" not in html and "<script" not in html.lower()
+    assert "Content-Security-Policy" in html
 
 
 def test_formgrader_shows_verdicts_without_raw_scores(graded_class, formgrader, browser):
