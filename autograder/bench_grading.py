@@ -146,12 +146,12 @@ def jail_cost(root: Path, inbox: Path, count: int) -> list[str]:
         for path in students:
             grade_report(Source.parse(path), sorted(Source(path).lessons()), jail=jail, parallel=1)
         lines.append(f"make grade path, {jail}: {(time.perf_counter() - started) / notebooks:.2f} s per notebook")
-    for jailed in (True, False):  # without: an ordinary kernel and in-process checks, for measuring only
+    for jailed in (True, False):  # without: checks in process, for measuring only
         course = make_course(root / f"jail-cost-{jailed}")
         timed([sys.executable, "-m", "autograder.instructor", "collect", str(small)], course)
-        options = [] if jailed else ["--JailedExecute.jail=none", "--GradeChecks.jail=in-process"]
+        options = [] if jailed else ["--GradeChecks.jail=in-process"]
         seconds = timed([sys.executable, "-m", "nbgrader", "autograde", "*", *options], course)
-        kind = "jailed kernel and checks" if jailed else "no jail at all (ordinary kernel, checks in process)"
+        kind = "checks in the jail" if jailed else "no jail (checks in process)"
         lines.append(f"nbgrader path, {kind}: {seconds / notebooks:.2f} s per notebook")
     return lines
 
@@ -170,7 +170,7 @@ def report(rows: list[tuple[str, int, int, float]], per_student: list[float], co
         lines += ["", f"Gradescope: {mean:.0f} s per submission of 3 lessons in one container; Gradescope "
                       f"runs submissions in parallel containers, so a class's wall time is about one "
                       f"submission's."]
-    best = max((3600 * count / seconds, path, jobs) for path, jobs, count, seconds in rows if path.startswith("nbgrader"))
+    best = max((3600 * count / seconds, path, jobs) for path, jobs, count, seconds in rows if path == "nbgrader autograde")
     lessons = len(lesson_dirs("solutions"))  # the whole course, optional lessons included
     hours = 500 * lessons / best[0]
     lines += ["", f"500 students x {lessons} lessons = {500 * lessons:,} notebooks: {hours:.1f} h with {best[1]} JOBS={best[2]} on this "
