@@ -92,8 +92,8 @@ release: ## regenerate lessons/ from solutions/ with nbgrader (FORCE=1 to overwr
 collect: ## instructors: copy submissions into .nbgrader/submitted (FROM=folder or .zip; LESSON=NN for zip_collect)
 	$(PY) -m autograder.instructor collect "$(FROM)" $(lesson_arg)
 
-autograde: ## instructors: nbgrader autograde in the jail, JOBS at a time (LESSON=NN, STUDENT=id, FORCE=1, UNSAFE=1), then the report
-	$(PY) -m autograder.instructor autograde $(lesson_arg) $(if $(STUDENT),--student $(STUDENT)) $(if $(FORCE),--force) \
+autograde: ## instructors: nbgrader autograde in the jail, JOBS at a time (LESSON=NN, STUDENT=id, FORCE=1, UNSAFE=1, OUTPUTS=1), then the report
+	GPT_COURSE_OUTPUTS=$(OUTPUTS) $(PY) -m autograder.instructor autograde $(lesson_arg) $(if $(STUDENT),--student $(STUDENT)) $(if $(FORCE),--force) \
 		$(if $(UNSAFE),--unsafe) $(if $(JOBS),--jobs $(JOBS))
 
 feedback: ## instructors: nbgrader generate_feedback (LESSON=NN), checked for hidden test text

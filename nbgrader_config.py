@@ -8,6 +8,7 @@ The plug-ins named here are in autograder/nbgrader_glue/, one per file; the inst
 (collect, autograde, feedback, export) are thin wrappers in autograder/nbgrader_glue/instructor.py.
 """
 
+import os
 from pathlib import Path
 
 import nbgrader
@@ -29,8 +30,6 @@ from autograder.nbgrader_glue.math_as_mathml import MathAsMathML
 from autograder.nbgrader_glue.name_check_cells import NameCheckCells
 from autograder.nbgrader_glue.plain_file_exporter import PlainFileExporter
 from autograder.nbgrader_glue.restore_deleted_cells import RestoreDeletedCells
-from autograder.nbgrader_glue.skip_demo_cells import SkipDemoCells
-from autograder.nbgrader_glue.strip_hidden_tests import StripHiddenTests
 from autograder.nbgrader_glue.task_stubs import TaskStubs
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
@@ -64,10 +63,10 @@ c.Autograde.exporter_class = PlainFileExporter
 c.ExchangeFactory.collect = "autograder.nbgrader_glue.exchange_collect.PlainFilesCollect"
 
 # Autograde: nbgrader's own steps, plus: note edited or deleted locked cells, and put deleted ones
-# back, before OverwriteCells restores them; run only set-up, solution and check cells, without
-# their hidden tests, in a kernel inside the jail; score check cells (and run the hidden tests) with
-# the course's grader, in the jail too (same verdicts as `make grade`); last, once graded, make the
-# student's outputs and markdown inert (no script reaches formgrader, which renders this notebook).
+# back, before OverwriteCells restores them; score check cells (and run the hidden tests) with the
+# course's grader, in the jail (same verdicts as `make grade`): the one run of the student's code;
+# last, once graded, make the student's outputs and markdown inert (no script reaches formgrader,
+# which renders this notebook).
 # Right after SaveAutoGrades has read each check's points from its output, that raw number goes
 # (HideScoreOutputs: no bare `Out[7]: 0.0` in formgrader or on the feedback page).
 c.Autograde.sanitize_preprocessors = [
@@ -75,9 +74,14 @@ c.Autograde.sanitize_preprocessors = [
     CheckCellMetadata,
 ]
 c.Autograde.autograde_preprocessors = [
-    SkipDemoCells, StripHiddenTests, JailedExecute, GradeChecks, IgnorePattern, ClearMetadataPreprocessor,
+    JailedExecute, GradeChecks, IgnorePattern, ClearMetadataPreprocessor,
     LimitOutput, SaveAutoGrades, HideScoreOutputs, AssignLatePenalties, InertStudentContent, CheckCellMetadata,
 ]
+
+# A second run of the student's code, in a Jupyter kernel in the jail, adds only what the set-up and
+# solution cells printed to the autograded notebook (GradeChecks decides every score): off unless
+# asked for -- `make autograde OUTPUTS=1`, or `nbgrader autograde --JailedExecute.enabled=True`.
+c.JailedExecute.enabled = os.environ.get("GPT_COURSE_OUTPUTS", "") not in ("", "0")
 
 # A cell that uses more CPU time than this is stopped (each check has its own, shorter limit:
 # Task.timeout, 10 s by default); nbclient's wall-clock timeout follows from it (5x + 30 s) and only

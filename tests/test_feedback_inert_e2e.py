@@ -54,7 +54,8 @@ def test_active_content_is_made_inert_and_grades_stay(tmp_path):
     shutil.copy(REPO / "nbgrader_config.py", course)
     shutil.copytree(REPO / "solutions" / LESSON, course / "solutions" / LESSON)
     (course / ".nbgrader").mkdir()  # nbgrader does not create the gradebook's folder
-    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "MPLBACKEND": "Agg"}
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}", "MPLBACKEND": "Agg",
+           "GPT_COURSE_OUTPUTS": "1"}  # the kernel's outputs are where a student's HTML comes from
 
     def cli(*args):
         result = run(sys.executable, *args, cwd=course, env=env, timeout=600)

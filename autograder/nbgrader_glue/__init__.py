@@ -8,10 +8,10 @@ Autograde, sanitize steps:
   restore_deleted_cells.RestoreDeletedCells  a deleted locked cell comes back from the gradebook
   flag_edited_cells.FlagEditedCells          records locked cells a student edited or deleted
 Autograde, steps:
-  skip_demo_cells.SkipDemoCells              the kernel runs set-up, solution and check cells only
-  strip_hidden_tests.StripHiddenTests        hidden tests leave the notebook before it runs
-  jailed_execute.JailedExecute               nbgrader's Execute, with the kernel in the jail
-  grade_checks.GradeChecks                   check cells scored by the course's grader (hidden tests too)
+  jailed_execute.JailedExecute               optional (OUTPUTS=1): a jailed kernel runs a copy without hidden
+                                             tests or demo cells, for the printed outputs only
+  grade_checks.GradeChecks                   check cells scored by the course's grader (hidden tests too):
+                                             the one run of student code that grading needs
   hide_score_outputs.HideScoreOutputs        after SaveAutoGrades: the raw points under a check cell go
   inert_student_content.InertStudentContent  last: no script in outputs, markdown or metadata (formgrader shows it)
 Feedback:
