@@ -494,13 +494,13 @@ def manual_scores(submitted_notebook, student: str, name: str) -> dict[str, floa
     return {tasks[grade_id]: float(score) for grade_id, score in changed.items() if grade_id in tasks}
 
 
-def with_manual_score(verdict: Verdict, score: float) -> Verdict:
-    """The task's verdict with the score an instructor gave it, saying so (and what autograde gave)."""
+def with_manual_score(verdict: Verdict, score: float) -> tuple[Verdict, str]:
+    """The task's verdict with the score an instructor gave it, and the line that says so."""
     if score == verdict.points:
-        return verdict
-    note = f"score set by the instructor: {score:g}/{verdict.max_points:g} (autograded: {verdict.points:g})"
-    return dataclasses.replace(verdict, points=score, status=PASSED if score >= verdict.max_points else FAILED,
-                               reason=f"{verdict.reason}; {note}" if verdict.reason else note)
+        return verdict, ""
+    note = f"Score set by the instructor: {score:g}/{verdict.max_points:g} (autograded: {verdict.points:g})."
+    status = PASSED if score >= verdict.max_points else FAILED
+    return dataclasses.replace(verdict, points=score, status=status), note
 
 
 def gradescope_results() -> dict[str, dict]:
@@ -509,7 +509,7 @@ def gradescope_results() -> dict[str, dict]:
     results = {}
     with gradebook() as gb:
         for student in gb.students:
-            verdicts, visible, jails = [], {}, set()
+            verdicts, visible, jails, notes = [], {}, set(), {}
             for assignment in gb.assignments:
                 try:
                     submission = gb.find_submission(assignment.name, student.id)
@@ -527,12 +527,17 @@ def gradescope_results() -> dict[str, dict]:
                                      for task in lesson_tasks(lesson_id(assignment.name))]
                         continue
                     manual = manual_scores(sub_nb, student.id, assignment.name)
-                    verdicts += [with_manual_score(Verdict(**v), manual[v["task"]]) if v["task"] in manual
-                                 else Verdict(**v) for v in record["verdicts"]]
+                    for verdict in (Verdict(**v) for v in record["verdicts"]):
+                        if verdict.task in manual:
+                            verdict, notes[verdict.task] = with_manual_score(verdict, manual[verdict.task])
+                        verdicts.append(verdict)
                     visible.update({v["task"]: Verdict(**v) for v in record.get("visible", [])})
                     jails.add(record.get("isolation", ""))
-            results[student.id] = results_json(verdicts, isolation="; ".join(sorted(j for j in jails if j)),
-                                               visible=visible)
+            result = results_json(verdicts, isolation="; ".join(sorted(j for j in jails if j)), visible=visible)
+            for test in result["tests"]:  # the scored test of each task changed by hand says so
+                if notes.get(test["name"]):
+                    test["output"] = f"{test['output']}\n{notes[test['name']]}"
+            results[student.id] = result
     return results
 
 
