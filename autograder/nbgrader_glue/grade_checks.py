@@ -22,9 +22,6 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..grade import grade_report
-from ..report import summary
-from ..run import FAILED, Verdict
 from .cells import check_task_id, hidden_code
 from .commands import FLAGS_KEY
 from .jailed_execute import course_source
@@ -35,6 +32,12 @@ class GradeChecks(NbGraderPreprocessor):
     jail = Unicode("bwrap", help="the jail for student code: bwrap, landlock, limits or auto").tag(config=True)
 
     def preprocess(self, nb, resources):
+        # Imported here: the grader imports torch, and every nbgrader command (release, collect, export,
+        # a student's submit in the course folder) reads nbgrader_config.py, which imports this file.
+        from ..grade import grade_report
+        from ..report import summary
+        from ..run import FAILED, Verdict
+
         unskip(nb)
         flags = resources.get(FLAGS_KEY, {})
         originals = flags.get("hidden", {})
