@@ -5,8 +5,13 @@ JupyterLab's Assignment List and the students' `nbgrader fetch_assignment`, `sub
 come from the one place the instructors' nbgrader_config.py reads them too.
 """
 
+import sys
 from pathlib import Path
 
-from autograder.nbgrader_glue import exchange
+course_dir = Path(__file__).resolve().parents[2]
+if str(course_dir) not in sys.path:  # a Jupyter started from another Python still finds the course's module
+    sys.path.append(str(course_dir))
 
-exchange.configure(get_config(), course_dir=Path(__file__).resolve().parents[2])  # noqa: F821 - given by nbgrader
+from autograder.nbgrader_glue import exchange  # noqa: E402 - after the course folder is on the path
+
+exchange.configure(get_config(), course_dir=course_dir)  # noqa: F821 - given by nbgrader
