@@ -19,6 +19,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
                                     OverwriteKernelspec, SaveAutoGrades, SaveCells)
 
 import autograder.nbgrader_glue
+from autograder.nbgrader_glue import exchange
 from autograder.nbgrader_glue.flag_edited_cells import FlagEditedCells
 from autograder.nbgrader_glue.grade_checks import GradeChecks
 from autograder.nbgrader_glue.hide_hidden_tests import HideHiddenTests
@@ -34,7 +35,10 @@ from autograder.nbgrader_glue.task_stubs import TaskStubs
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
 
-c.CourseDirectory.course_id = "gpt-from-scratch"
+# The course id and nbgrader's exchange ($GPT_COURSE_EXCHANGE, else .nbgrader/exchange here; `make
+# exchange` creates it): set in autograder/nbgrader_glue/exchange.py, which the students' config
+# (jupyter/student/nbgrader_config.py) reads too.
+exchange.configure(c, course_dir=Path(__file__).resolve().parent)
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "lessons"
 c.CourseDirectory.submitted_directory = ".nbgrader/submitted"
@@ -59,8 +63,12 @@ c.Application.logging_config = {
 # Students' files are read only when they are plain files, never through a link (second line of
 # defence: collect copies plain files only), and a broken notebook's bytes are never quoted.
 c.Autograde.exporter_class = PlainFileExporter
-# `nbgrader collect` from an exchange: plain files only, each one left out named in one line.
+# `nbgrader collect` from an exchange: plain files only, each one left out named in one line; the
+# students it collects go into the gradebook named (students.py).
 c.ExchangeFactory.collect = "autograder.nbgrader_glue.exchange_collect.PlainFilesCollect"
+# `nbgrader release_feedback` (and formgrader's button) releases every student it can, naming any
+# whose feedback folder lacks the submission's timestamp and secret, instead of stopping at the first.
+c.ExchangeFactory.release_feedback = "autograder.nbgrader_glue.exchange_release_feedback.ReleaseEachFeedback"
 
 # Autograde: nbgrader's own steps, plus: note edited or deleted locked cells, and put deleted ones
 # back, before OverwriteCells restores them; score check cells (and run the hidden tests) with the

@@ -24,8 +24,12 @@ Feedback:
 Collect:
   lesson_file_collector.LessonFileCollector  zip_collect for files named <student>_<NN_slug>.ipynb
   exchange_collect.PlainFilesCollect         `nbgrader collect` from an exchange copies plain files only
+Exchange:
+  exchange_release_feedback.ReleaseEachFeedback  `nbgrader release_feedback` releases every student it can
 
 commands.py runs nbgrader's command line and reads nbgrader_config.py; release.py is `make release`,
 instructor.py the instructor's targets (collect, autograde, feedback, export); refused_files.py keeps
-what collecting left out, for the report.
+what collecting left out, for the report; exchange.py says where nbgrader's exchange is (both config
+files read it) and makes it (`make exchange`); stamps.py writes the timestamp and secret `nbgrader
+submit` would have into what `make collect` collects; students.py names the students in the gradebook.
 """

@@ -24,9 +24,6 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..grade import grade_report
-from ..report import summary
-from ..run import FAILED, Verdict
 from .cells import check_task_id, hidden_code, without_any_hidden_tests
 from .commands import FLAGS_KEY
 from .jailed_execute import KERNEL_SECONDS, course_source
@@ -36,6 +33,12 @@ class GradeChecks(NbGraderPreprocessor):
     jail = Unicode("bwrap", help="the jail for student code: bwrap, landlock, limits or auto").tag(config=True)
 
     def preprocess(self, nb, resources):
+        # Imported here: the grader imports torch, and every nbgrader command (release, collect, export,
+        # a student's submit in the course folder) reads nbgrader_config.py, which imports this file.
+        from ..grade import grade_report
+        from ..report import summary
+        from ..run import FAILED, Verdict
+
         started = time.monotonic()
         checks = [(cell, check_task_id(cell)) for cell in nb.cells]
         checks = [(cell, tid) for cell, tid in checks if tid]
