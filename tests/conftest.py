@@ -78,3 +78,14 @@ def browser():
     driver = new_chromium()
     yield driver
     driver.quit()
+
+
+@pytest.hookimpl(trylast=True)  # after -m and -k have deselected what will not run
+def pytest_collection_modifyitems(config, items):
+    """A test module may define `start_in_background(config, items)`: work that takes minutes but
+    little CPU (tests/test_gradescope_fresh_root.py: a Debian root, setup.sh's downloads) starts once
+    collection is done, and the module's tests move to the end of the run, so the others run meanwhile."""
+    modules = {item.module for item in items if hasattr(item.module, "start_in_background")}
+    for module in sorted(modules, key=lambda m: m.__name__):
+        module.start_in_background(config, items)
+    items.sort(key=lambda item: item.module in modules)  # stable: the rest keep their order

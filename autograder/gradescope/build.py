@@ -37,7 +37,8 @@ OUT = REPO_ROOT / "build" / "gradescope"
 README = """Gradescope autograder for {name} (course "gpt-from-scratch"), built from the course repository.
 
 On Gradescope (Programming Assignment -> Configure Autograder):
-  1. Autograder: "Zip file upload", this zip. Base image: Ubuntu 22.04 or later.
+  1. Autograder: "Zip file upload", this zip. Base image: Ubuntu 22.04 (setup.sh takes Python {python}
+     from its apt; on images without it, from uv).
   2. Timeout: {timeout} minutes; memory: {memory} GB. Measured here: one submission of these lessons
      grades in about {seconds} s on 2 CPU cores (make bench-grading).
   3. Students upload their notebook(s) ({files}); any file name works: each notebook is
@@ -77,7 +78,8 @@ def build(lessons: list[str] | None = None, source: Source | None = None, out: P
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{name}.zip"
     minutes = max(5, int(seconds_per_submission * 3 / 60) + 1)
-    readme = README.format(name=name, timeout=minutes, memory=3, seconds=int(seconds_per_submission),
+    python = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the compiled reference needs this minor version
+    readme = README.format(name=name, python=python, timeout=minutes, memory=3, seconds=int(seconds_per_submission),
                            files=", ".join(f"{f}.ipynb" for f in folders.values()))
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for script in ("setup.sh", "run_autograder"):
@@ -86,7 +88,7 @@ def build(lessons: list[str] | None = None, source: Source | None = None, out: P
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, (FILES / script).read_text())
         zf.writestr("README.txt", readme)
-        zf.writestr("python-version", f"{sys.version_info[0]}.{sys.version_info[1]}\n")
+        zf.writestr("python-version", python + "\n")
         zf.writestr("course.json", json.dumps(course, indent=1))
         zf.writestr("reference.bin", reference.to_bytes())
         zf.write(REPO_ROOT / "requirements.lock", "requirements.lock")

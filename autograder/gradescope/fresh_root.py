@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -122,35 +123,44 @@ def base_root(cache: Path = CACHE, log=print) -> Path:
     """A bare Debian root made by debootstrap, once: cache/<suite>-minbase (complete when its stamp is)."""
     suite, mirror = DEBIAN
     root = cache / f"{suite}-minbase"
-    if (root / ".debootstrap-complete").exists():
-        return root
+    cache.mkdir(parents=True, exist_ok=True)
+    with open(cache / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two checks at once (make test and a make target) make it once
+        if not (root / ".debootstrap-complete").exists():
+            _debootstrap(root, log)
+    return root
+
+
+def _debootstrap(root: Path, log) -> None:
+    suite, mirror = DEBIAN
+    cache = root.parent
     if shutil.which("debootstrap") is None:
         log("installing debootstrap (apt-get install debootstrap)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        if subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], env=env).returncode != 0:
-            subprocess.run(["apt-get", "-qq", "update"], env=env, check=True)
-            subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], env=env, check=True)
+        if subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], env=env).returncode != 0 and (
+                subprocess.run(["apt-get", "-qq", "update"], env=env).returncode != 0
+                or subprocess.run(["apt-get", "install", "-y", "-qq", "debootstrap"], env=env).returncode != 0):
+            raise CheckFailed("apt-get could not install debootstrap")
     partial = cache / f"{suite}-minbase.partial"
     shutil.rmtree(partial, ignore_errors=True)
-    cache.mkdir(parents=True, exist_ok=True)
     log(f"debootstrap --variant=minbase {suite} {mirror} (once; kept in {root})")
     done = subprocess.run(["debootstrap", "--variant=minbase", suite, str(partial), mirror],
                           capture_output=True, text=True)
     if done.returncode != 0:
-        raise CannotRun(f"debootstrap failed: {(done.stdout + done.stderr).strip().splitlines()[-1:]}")
+        raise CheckFailed(f"debootstrap failed:\n{(done.stdout + done.stderr)[-2000:]}")
     (partial / ".debootstrap-complete").write_text(f"{suite} {mirror}\n")
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
-    return root
 
 
-def pip_settings(python: str = sys.executable) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """This machine's pip configuration as PIP_* variables, and the local files they name -> /run/host/...
+def pip_settings(listed: str | None = None) -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """This machine's pip configuration as PIP_* variables, and [(local file they name, its path inside)].
 
     Read from `pip config list` (config files and PIP_* variables alike), so a machine with a mirror,
     a wheel folder or its own certificate authority sets up the root the way it installs packages."""
-    listed = subprocess.run([python, "-m", "pip", "config", "list"], capture_output=True, text=True,
-                            env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}).stdout
+    if listed is None:
+        listed = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
+                                env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}).stdout
     settings: dict[str, str] = {}
     for line in sorted(listed.splitlines(), key=lambda x: x.startswith(":env:")):  # variables win
         name, _, value = line.partition("=")
@@ -284,15 +294,20 @@ def tree_digest(folder: Path) -> dict[str, str]:
 @contextlib.contextmanager
 def scratch(folder: Path):
     """A tmpfs mounted at folder for the throw-away root: deleting a set-up root (55,000 files) from
-    this machine's disk took 3 minutes; unmounting a tmpfs is instant, and a stale one from a killed
-    run is unmounted first."""
+    this machine's disk took 3 minutes; unmounting a tmpfs is instant. Those of killed runs (their
+    process gone) are unmounted first."""
+    for stale in folder.parent.glob("scratch-*"):
+        if not Path("/proc", stale.name.removeprefix("scratch-")).exists():
+            subprocess.run(["umount", "--lazy", str(stale)], capture_output=True)
+            with contextlib.suppress(OSError):
+                stale.rmdir()
     folder.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["umount", "--lazy", str(folder)], capture_output=True)  # a killed run's, if any
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12g,mode=0755", "gradescope-root", str(folder)], check=True)
     try:
         yield folder
     finally:
         subprocess.run(["umount", "--lazy", str(folder)], check=True)
+        folder.rmdir()
 
 
 @dataclass
@@ -313,7 +328,7 @@ def check(lesson: str, cache: Path = CACHE, log=print) -> Report:
     base = base_root(cache, log)
     report.seconds["debootstrap (0 when cached)"] = round(time.monotonic() - started, 1)
     cache.mkdir(parents=True, exist_ok=True)
-    with scratch(cache / "scratch") as work:
+    with scratch(cache / f"scratch-{os.getpid()}") as work:
         autograder_zip = zip_with_hidden_check(lesson, work)
         env, binds = pip_settings()
         if SHAKESPEARE.exists():  # else setup.sh downloads it, as on Gradescope
@@ -323,10 +338,11 @@ def check(lesson: str, cache: Path = CACHE, log=print) -> Report:
         root = FreshRoot(base, work, log, binds=binds, env=env)
         root.lay_out(autograder_zip)
         report.seconds["copy and lay out"] = round(time.monotonic() - started, 1)
+        setup_log = cache / f"setup-{os.getpid()}.log"
         log(f"setup.sh in a fresh {DEBIAN[0]} root (pip settings: {', '.join(sorted(env)) or 'none'}); "
-            f"its output: {cache / 'setup.log'}")
+            f"its output: {setup_log}")
         started = time.monotonic()
-        with open(cache / "setup.log", "w") as output:
+        with open(setup_log, "w") as output:
             setup = root.start(["bash", "/autograder/setup.sh"], output)
             try:
                 submissions = samples(lesson, work)  # meanwhile: setup.sh mostly waits for downloads and disks
@@ -335,7 +351,7 @@ def check(lesson: str, cache: Path = CACHE, log=print) -> Report:
                 setup.kill()
         report.seconds["setup.sh"] = round(time.monotonic() - started, 1)
         if setup.returncode != 0:
-            tail = (cache / "setup.log").read_text(errors="replace")[-3000:]
+            tail = (setup_log).read_text(errors="replace")[-3000:]
             raise CheckFailed(f"setup.sh exited with {setup.returncode}:\n{tail}")
         full = sum(float(t.points) for t in lesson_tasks(lesson))
         for kind, nb in submissions.items():  # the hostile one last: what it could change stays changed
