@@ -351,7 +351,7 @@ def check(lesson: str, cache: Path = CACHE, log=print) -> Report:
                 setup.kill()
         report.seconds["setup.sh"] = round(time.monotonic() - started, 1)
         if setup.returncode != 0:
-            tail = (setup_log).read_text(errors="replace")[-3000:]
+            tail = setup_log.read_text(errors="replace")[-3000:]
             raise CheckFailed(f"setup.sh exited with {setup.returncode}:\n{tail}")
         full = sum(float(t.points) for t in lesson_tasks(lesson))
         for kind, nb in submissions.items():  # the hostile one last: what it could change stays changed
