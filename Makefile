@@ -15,7 +15,7 @@ MAKEFLAGS += --no-print-directory
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean collect autograde feedback export gradescope bench-grading
+.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean collect autograde feedback export gradescope leaderboard bench-grading
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -102,8 +102,12 @@ feedback: ## instructors: nbgrader generate_feedback (LESSON=NN), checked for hi
 export: ## instructors: .nbgrader/grades.csv, Gradescope results.json per student, report.txt
 	$(PY) -m autograder.instructor export
 
-gradescope: ## instructors: build/gradescope/<lesson or course>.zip, an autograder for Gradescope (LESSON=NN)
+gradescope: ## instructors: build/gradescope/<lesson or course>.zip, an autograder for Gradescope (LESSON=NN, or LESSON=capstone: the leaderboard)
 	$(PY) -m autograder.gradescope.build $(lesson_arg)
+
+leaderboard: ## instructors: retrain and rank a class's capstone runs (FROM=DIR of <student>/ folders; minutes each)
+	@test -n "$(FROM)" || { echo "make leaderboard FROM=DIR: a folder of <student>/ folders (lessons + capstone_run.json)" >&2; exit 1; }
+	$(PY) -m autograder leaderboard --from "$(FROM)"
 
 bench-grading: ## instructors: submissions per minute on every grading path (a fake class of 40; minutes)
 	$(PY) -m autograder.bench_grading

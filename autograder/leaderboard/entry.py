@@ -16,6 +16,7 @@ from pathlib import Path
 from ..jail.child import Job
 from ..jail.client import Isolation, run_jobs
 from ..jail.limits import cpu_reason
+from ..source import Source
 from . import rules as R
 from .judge import Reference, WeightsRefused, judge
 
@@ -64,6 +65,10 @@ def run_entry(folder: Path, name: str, reference: Reference, isolation: Isolatio
         if request is None:
             request = R.parse_run_file(folder / R.RUN_FILE)
         run = R.resolve(request, rules, reference.count_params)
+        missing = R.missing_lessons(run, Source(folder).lessons())
+        if missing:
+            raise R.RunRefused(f"the run trains with lessons {', '.join(missing)}, and no notebook was submitted "
+                               f"for {'it' if len(missing) == 1 else 'them'}")
     except R.RunRefused as err:
         return Result(name, REFUSED, str(err), reference=is_reference)
     params = reference.count_params(run.settings)

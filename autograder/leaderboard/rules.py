@@ -21,6 +21,9 @@ from pathlib import Path
 import jsonschema
 
 RUN_FILE = "capstone_run.json"
+# the lesson notebooks an entry trains with (the capstone's, and what their set-up cells load); Muon adds 13
+LESSONS = ("01", "03", "05", "07", "08", "09", "10")
+MUON_LESSON = "13"
 MAX_RUN_FILE_BYTES = 4096
 
 
@@ -152,6 +155,12 @@ def resolve(request, rules: Rules = RULES, count_params=None) -> Run:
         if params > rules.max_params:
             raise RunRefused(f"the model has {params:,} parameters, more than the limit of {rules.max_params:,}")
     return Run(request["preset"], settings, steps, steps * per_step)
+
+
+def missing_lessons(run: Run, present) -> list[str]:
+    """The lessons this run trains with that are not among `present` (lesson ids)."""
+    wanted = LESSONS + ((MUON_LESSON,) if run.settings["optimizer"] == "muon" else ())
+    return [lid for lid in wanted if lid not in set(present)]
 
 
 def reference_runs(rules: Rules = RULES, count_params=None) -> dict[str, Run]:
