@@ -164,7 +164,8 @@ BOGUS = '''
 import torch as _torch
 _torch.nn.Module.state_dict = lambda self, *a, **k: {"wte.weight": _torch.zeros(2, 2)}
 '''
-FAST = {"preset": "cpu-small", "warmup_iters": 5}  # the preset, warmed up for a 58-step run: clearly better
+TUNED = {"preset": "cpu-small", "batch_size": 8}  # twice the steps on this small budget: val 2.50 against 2.55
+FAST = {"preset": "cpu-small", "warmup_iters": 5}
 
 
 def student(root, name, run, patch: str = "", lessons_from=None):
@@ -188,7 +189,7 @@ def student(root, name, run, patch: str = "", lessons_from=None):
 def fake_class(tmp_path_factory, release_dir):
     root, out = tmp_path_factory.mktemp("class"), tmp_path_factory.mktemp("board")
     student(root, "ref", {"preset": "cpu-small"})
-    student(root, "tuned", FAST)
+    student(root, "tuned", TUNED)
     student(root, "huge", {"preset": "cpu-small", "n_layer": 8, "n_embd": 256})
     student(root, "stubs", FAST, lessons_from=release_dir)
     student(root, "forger", {"preset": "cpu-small", "lr": 1e-4, "min_lr": 1e-5, "warmup_iters": 5},
@@ -215,7 +216,7 @@ def test_the_class_is_ranked_by_the_judges_numbers(ranked_locally):
     assert results["stubs"].status == FAILED and "NotImplementedError" in results["stubs"].reason
     assert results["bogus"].status == FAILED and "do not match the course's GPT" in results["bogus"].reason
     assert results["forger"].val > results["ref"].val > results["tuned"].val
-    assert "0.1" not in json.dumps(results["forger"].to_dict()).replace(f"{results['forger'].val}", "")
+    assert "rank me first" not in json.dumps(results["forger"].to_dict())
     for name in results:  # what the grader wrote, and only that
         data = json.loads((out / name / "results.json").read_text())
         validate(data)
@@ -252,7 +253,7 @@ def test_gradescope_ranks_the_class_the_same_way(ranked_locally, fake_class, tmp
                      capstone=course_record(solutions, SMALL, references))
     names = zipfile.ZipFile(zip_path).namelist()
     assert "course.json" in names and not [n for n in names if n.endswith(".ipynb") or n.startswith("solutions/")]
-    for name in ("tuned", "forger", "bogus", "huge"):
+    for name in ("tuned", "bogus", "huge"):
         root = tmp_path / name
         with zipfile.ZipFile(zip_path) as zf:
             zf.extractall(root / "source")
