@@ -274,3 +274,17 @@ def test_gradescope_ranks_the_class_the_same_way(ranked_locally, fake_class, tmp
         local = json.loads((out / name / "results.json").read_text())
         assert remote["score"] == local["score"] and remote.get("leaderboard") == local.get("leaderboard"), name
         assert remote["tests"] == local["tests"]
+
+
+def test_the_docs_state_the_published_rules():
+    """docs/capstone.md and docs/grading-a-class.md quote RULES: they must say what rules.py says."""
+    student = (REPO / "docs" / "capstone.md").read_text()
+    instructor = (REPO / "docs" / "grading-a-class.md").read_text()
+    for text in (student, instructor):
+        assert f"{R.RULES.token_budget:,} training tokens" in text or f"{R.RULES.token_budget:,} tokens" in text
+    assert f"at most {R.RULES.max_params:,} parameters" in student
+    assert f"at ≤ {', ≤ '.join(str(t) for t in R.RULES.thresholds[:-1])} and ≤ {R.RULES.thresholds[-1]}" in student
+    assert " / ".join(str(t) for t in R.RULES.thresholds) in instructor
+    assert f"`flops_floor` = {R.RULES.flops_floor:.1e}".replace("e+", "e") in instructor
+    assert "512 validation windows" in student and R.RULES.eval_windows == 512
+    assert "`cpu-small` (AdamW, lesson 10) or `cpu-fast`" in student and sorted(R.PRESETS) == ["cpu-fast", "cpu-small"]

@@ -52,13 +52,13 @@ def results_json(result: Result, rules: R.Rules, references: list[Result]) -> di
               "output": printable(describe(result))}]
     for threshold in rules.thresholds:
         reached = result.status == RANKED and rounded(result.val) <= threshold
-        tests.append({"name": f"capstone.val<={threshold:g}", "score": rules.points_each if reached else 0.0,
+        tests.append({"name": f"capstone.val<={threshold}", "score": rules.points_each if reached else 0.0,
                       "max_score": rules.points_each, "status": "passed" if reached else "failed",
                       "output": (f"val loss {rounded(result.val):.{VAL_DIGITS}f} "
-                                 f"{'<=' if reached else '>'} {threshold:g}") if result.status == RANKED
+                                 f"{'<=' if reached else '>'} {threshold}") if result.status == RANKED
                       else "no val loss: the run did not finish (see capstone.run)"})
     lines = [f"Leaderboard rules: {rules.token_budget:,} training tokens, at most {rules.max_params:,} "
-             f"parameters; points at val loss <= {', '.join(f'{t:g}' for t in rules.thresholds)}.",
+             f"parameters; points at val loss <= {', '.join(str(t) for t in rules.thresholds)}.",
              "Reference entries (the course's presets, same rules):"]
     lines += [f"  {printable(describe(ref))}" for ref in references]
     if result.sample:

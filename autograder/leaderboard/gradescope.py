@@ -11,7 +11,6 @@ Gradescope's `leaderboard` entries (val loss, parameters, preset).
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import tempfile
 import time
