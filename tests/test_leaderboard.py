@@ -288,3 +288,17 @@ def test_the_docs_state_the_published_rules():
     assert f"`flops_floor` = {R.RULES.flops_floor:.1e}".replace("e+", "e") in instructor
     assert "512 validation windows" in student and R.RULES.eval_windows == 512
     assert "`cpu-small` (AdamW, lesson 10) or `cpu-fast`" in student and sorted(R.PRESETS) == ["cpu-fast", "cpu-small"]
+
+
+def test_the_judge_takes_no_more_snapshots_than_the_rules_ask_for(reference):
+    from autograder.leaderboard.judge import judge
+
+    settings = {**R.PRESETS["cpu-small"], "steps": 10}
+    weights = reference.model(settings).state_dict()
+    rules = R.smaller(eval_windows=4, sample_chars=4, curve_points=2)
+    for snapshots, words in (([], "no trained weights"), ([[5, weights]] * 3, "3 snapshots"),
+                             ([[5, weights], [5, weights]], "claims step 5"), ([[11, weights]], "claims step 11"),
+                             ([[5, weights]], "after the last step"), ([["10", weights]], "unexpected form")):
+        with pytest.raises(WeightsRefused, match=words):
+            judge(reference, settings, snapshots, rules)
+    assert judge(reference, settings, [[5, weights], [10, weights]], rules).curve[1][0] == 10 * 16 * 64

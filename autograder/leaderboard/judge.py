@@ -140,6 +140,9 @@ def judge(reference: Reference, settings: dict, snapshots, rules: Rules = RULES)
     """Evaluate the snapshots the jail returned; WeightsRefused if they are not this run's model."""
     if not isinstance(snapshots, list) or not snapshots:
         raise WeightsRefused("no trained weights came back")
+    if len(snapshots) > rules.curve_points:  # each costs an evaluation here: no more than the rules ask for
+        raise WeightsRefused(f"{len(snapshots)} snapshots of the weights came back, the rules ask for "
+                             f"{rules.curve_points}")
     per_step = settings["batch_size"] * settings["block_size"]
     val_at = window_offsets(len(reference.val), rules.eval_windows, rules.seed)
     train_at = window_offsets(len(reference.train), rules.eval_windows, rules.seed + 1)
@@ -149,7 +152,7 @@ def judge(reference: Reference, settings: dict, snapshots, rules: Rules = RULES)
             if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)):
                 raise WeightsRefused("the trained weights came back in an unexpected form")
             step, weights = item
-            if not 0 < step <= settings["steps"]:
+            if not (curve[-1][0] // per_step if curve else 0) < step <= settings["steps"]:
                 raise WeightsRefused(f"a snapshot claims step {step} of a {settings['steps']}-step run")
             model = reference.model(settings)
             load_weights(model, weights)
