@@ -290,6 +290,12 @@ def test_the_docs_state_the_published_rules():
     assert "`cpu-small` (AdamW, lesson 10) or `cpu-fast`" in student and sorted(R.PRESETS) == ["cpu-fast", "cpu-small"]
 
 
+def test_the_docs_count_the_reference_entries_parameters(reference):
+    student = (REPO / "docs" / "capstone.md").read_text()
+    for name in R.PRESETS:
+        assert f"{reference.count_params(R.PRESETS[name]):,} parameters" in student, name
+
+
 def test_the_judge_takes_no_more_snapshots_than_the_rules_ask_for(reference):
     from autograder.leaderboard.judge import judge
 
