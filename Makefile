@@ -15,7 +15,7 @@ MAKEFLAGS += --no-print-directory
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean collect autograde feedback export gradescope leaderboard bench-grading
+.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean exchange collect autograde feedback export gradescope leaderboard bench-grading
 
 help: ## list the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -53,7 +53,7 @@ lab: kernel ## open lesson 01 (LESSON=NN) in JupyterLab with the course kernel (
 		$(as_root) $(LAB_ARGS) "$(lab_notebook)"
 
 formgrader: kernel ## instructors: JupyterLab with nbgrader's formgrader and Create Assignment (the class in .nbgrader/)
-	$(JUPYTER) lab --ServerApp.root_dir="$(CURDIR)" $(as_root) --ServerApp.default_url=/formgrader
+	$(JUPYTER) lab --ServerApp.root_dir="$(CURDIR)" $(as_root) --ServerApp.default_url=/formgrader $(LAB_ARGS)
 
 # The browser tests (tests/test_browser.py) drive JupyterLab in Debian's Chromium: Playwright's own
 # browser download is not needed, and not possible offline.
@@ -89,11 +89,14 @@ fixtures: ## regenerate the reference fixtures from solutions/
 release: ## regenerate lessons/ from solutions/ with nbgrader (FORCE=1 to overwrite edited lessons)
 	$(PY) -m autograder.release $(lesson_arg) $(if $(FORCE),--force)
 
-collect: ## instructors: copy submissions into .nbgrader/submitted (FROM=folder or .zip; LESSON=NN for zip_collect)
-	$(PY) -m autograder.instructor collect "$(FROM)" $(lesson_arg)
+exchange: ## instructors: create nbgrader's exchange (GPT_COURSE_EXCHANGE=dir, else .nbgrader/exchange), for release, submit, collect
+	$(PY) -m autograder.instructor exchange
 
-autograde: ## instructors: nbgrader autograde in the jail, JOBS at a time (LESSON=NN, STUDENT=id, FORCE=1, UNSAFE=1), then the report
-	$(PY) -m autograder.instructor autograde $(lesson_arg) $(if $(STUDENT),--student $(STUDENT)) $(if $(FORCE),--force) \
+collect: ## instructors: copy submissions into .nbgrader/submitted (FROM=folder or .zip; LESSON=NN for zip_collect; ROSTER=csv)
+	$(PY) -m autograder.instructor collect "$(FROM)" $(lesson_arg) $(if $(ROSTER),--roster "$(ROSTER)")
+
+autograde: ## instructors: nbgrader autograde in the jail, JOBS at a time (LESSON=NN, STUDENT=id, FORCE=1, UNSAFE=1, OUTPUTS=1), then the report
+	GPT_COURSE_OUTPUTS=$(OUTPUTS) $(PY) -m autograder.instructor autograde $(lesson_arg) $(if $(STUDENT),--student $(STUDENT)) $(if $(FORCE),--force) \
 		$(if $(UNSAFE),--unsafe) $(if $(JOBS),--jobs $(JOBS))
 
 feedback: ## instructors: nbgrader generate_feedback (LESSON=NN), checked for hidden test text

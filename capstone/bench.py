@@ -8,7 +8,8 @@ Trains, in one process and alternating seed by seed so that all of them see the 
 Each is evaluated on 200 validation batches at regular step intervals (every 25 steps for the two
 fast presets, 100 for the baseline; evaluation time is not training time). It prints, and writes to
 runs/bench/: the time-to-val-loss curves (bench.png), the time and steps to val <= 1.90 of every
-seed, final val, tokens/s, model FLOP utilisation against this machine's measured fp32 matmul peak,
+seed, final val, tokens/s, the precision, model FLOP utilisation against this machine's measured matmul
+peak in that precision, the time that peak would take (the physical limit),
 and the time ratios (bench.json, bench.md). `make bench CEILING=1` adds one 15-minute cpu-best run
 (Muon) and prints its val loss at the end.
 """
@@ -40,10 +41,11 @@ TARGET = 1.90
 CEILING_TARGET = 1.70
 
 
-def matmul_peak_gflops(threads: int, n: int = 2048, seconds: float = 2.0) -> float:
-    """Best fp32 matmul throughput of this machine with `threads` threads: the 100% of MFU."""
+def matmul_peak_gflops(threads: int, n: int = 2048, seconds: float = 2.0, precision: str = "float32") -> float:
+    """Best matmul throughput of this machine with `threads` threads in `precision`: the 100% of MFU."""
     torch.set_num_threads(threads)
-    a, b = torch.randn(n, n), torch.randn(n, n)
+    dtype = getattr(torch, precision)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     best, end = 0.0, time.perf_counter() + seconds
     torch.mm(a, b)
     while time.perf_counter() < end:
@@ -53,6 +55,11 @@ def matmul_peak_gflops(threads: int, n: int = 2048, seconds: float = 2.0) -> flo
         elapsed = min(time.perf_counter() - t0, (time.process_time() - c0) / threads)
         best = max(best, 2 * n ** 3 / elapsed / 1e9)
     return best
+
+
+def matmul_peaks(threads: int, seconds: float = 2.0) -> dict[str, float]:
+    """The peak of each precision a run may train in (capstone/precision.py)."""
+    return {p: matmul_peak_gflops(threads, seconds=seconds, precision=p) for p in ("float32", "bfloat16")}
 
 
 def time_to(curve: list[tuple[float, float]], target: float) -> float | None:
@@ -75,8 +82,8 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: Source, peak: float,
-            threads: int, clock: str = "wall") -> dict:
+def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Path, source: Source,
+            peaks: dict[str, float], threads: int, clock: str = "wall") -> dict:
     preset, config = config_for(preset, source)
     # this machine's speed right now: a virtual machine's drifts by minutes, and a slow run shows it here
     speed = matmul_peak_gflops(threads, seconds=1.0)
@@ -91,8 +98,12 @@ def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Pat
     steps_curve = [(e[0], e[3]) for e in history["evals"]]  # (step, val loss)
     curve = [(e[1], e[3]) for e in history["evals"]]  # (wall-clock training seconds, val loss)
     cpu_curve = [(e[4], e[3]) for e in history["evals"]]  # (CPU seconds per thread, val loss)
+    # MFU against the peak of the precision the run trained in; the limit: the run's FLOPs at that peak,
+    # the time no implementation of this model on this machine can beat
+    precision, peak = summary["precision"], peaks[summary["precision"]]
     mfu = summary["tokens_per_s"] * summary["flops_per_token"] / (peak * 1e9)
     tokens = summary["step"] * config.batch_size * config.block_size
+    steps_to_target = time_to(steps_curve, TARGET)
     return {"name": name, "preset": preset, "optimizer": config.optimizer, "seed": seed, "steps": summary["step"],
             "train_time": summary["train_time"], "cpu_time": summary["cpu_time"], "wall_time": summary["wall_time"],
             "val": summary["val"], "tokens_per_s": summary["tokens_per_s"], "mfu": round(mfu, 4),
@@ -100,7 +111,10 @@ def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Pat
             "cpu_mfu": round(tokens / summary["cpu_time"] * summary["flops_per_token"] / (peak * 1e9), 4),
             "params": summary["params"], "machine_gflops": round(speed), "curve": curve, "cpu_curve": cpu_curve,
             "time_to_target": time_to(curve, TARGET), "cpu_time_to_target": time_to(cpu_curve, TARGET),
-            "steps_to_target": time_to(steps_curve, TARGET),
+            "steps_to_target": steps_to_target, "precision": precision,
+            "limit_s": round(tokens * summary["flops_per_token"] / (peak * 1e9), 2),
+            "limit_to_target": None if steps_to_target is None else
+            round(steps_to_target * config.batch_size * config.block_size * summary["flops_per_token"] / (peak * 1e9), 2),
             "sample": summary.get("sample", "")}
 
 
@@ -108,19 +122,23 @@ def fmt(x, spec=".1f", none="-"):
     return none if x is None else format(x, spec)
 
 
-def report(results: list[dict], peak: float, load: tuple, threads: int) -> str:
-    lines = [f"machine: {cpu_name()}, {threads} threads, torch {torch.__version__}, "
-             f"fp32 matmul peak {peak:.0f} GFLOP/s; load average before/after: "
+def report(results: list[dict], peaks: dict[str, float], load: tuple, threads: int) -> str:
+    lines = [f"machine: {cpu_name()}, {threads} threads, torch {torch.__version__}, matmul peak "
+             + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in peaks.items()) + "; load average before/after: "
              f"{load[0]:.1f} / {load[1]:.1f}", "",
              "Times are training seconds (evaluation excluded): wall clock, and in brackets CPU seconds per "
              "thread, which a machine shared with other work inflates much less.", "",
              "The machine column: fp32 matmul GFLOP/s measured just before each run (a busy or throttled machine "
-             "shows a lower figure).", "",
-             f"| run | seed | steps | train s | s to val<={TARGET} | final val | tokens/s | MFU | machine | run wall s |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+             "shows a lower figure). Precision: of the forward pass's matrix products (capstone/precision.py); MFU "
+             "is against the peak of that precision, and the limit in [brackets] beside a time is the run's FLOPs "
+             "at that peak: the time at 100% MFU.", "",
+             f"| run | seed | precision | steps | train s [limit] | s to val<={TARGET} [limit] | final val | tokens/s "
+             "| MFU | machine | run wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in results:
-        lines.append(f"| {r['name']} | {r['seed']} | {r['steps']} | {r['train_time']:.1f} ({r['cpu_time']:.1f}) | "
-                     f"{fmt(r['time_to_target'])} ({fmt(r['cpu_time_to_target'])}) | {r['val']:.4f} | "
+        lines.append(f"| {r['name']} | {r['seed']} | {r['precision']} | {r['steps']} | {r['train_time']:.1f} "
+                     f"({r['cpu_time']:.1f}) [{r['limit_s']:.1f}] | {fmt(r['time_to_target'])} "
+                     f"({fmt(r['cpu_time_to_target'])}) [{fmt(r['limit_to_target'])}] | {r['val']:.4f} | "
                      f"{r['tokens_per_s']:,} ({r['cpu_tokens_per_s']:,}) | {100 * r['mfu']:.0f}% "
                      f"({100 * r['cpu_mfu']:.0f}%) | {fmt(r.get('machine_gflops'), '.0f')} | {r['wall_time']:.1f} |")
     by_name = {}
@@ -200,17 +218,18 @@ def bench(args) -> int:
     threads = runtime.cpu_threads(args.threads, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     load_before = os.getloadavg()[0]
-    peak = matmul_peak_gflops(threads)
-    print(f"fp32 matmul peak with {threads} threads: {peak:.0f} GFLOP/s; load average {load_before:.1f}")
+    peaks = matmul_peaks(threads)
+    print(f"matmul peak with {threads} threads: " + ", ".join(f"{p} {g:.0f} GFLOP/s" for p, g in peaks.items())
+          + f"; load average {load_before:.1f}")
     results, source = [], Source.parse(args.source)
     if not args.ceiling_only:
         for seed in range(1337, 1337 + args.seeds):
-            results.append(one_run("muon", args.muon, seed, 25, args.out, source, peak, threads))
-            results.append(one_run("reference", args.reference, seed, 25, args.out, source, peak, threads))
-            results.append(one_run("baseline", "baseline", seed, 100, args.out, source, peak, threads))
+            results.append(one_run("muon", args.muon, seed, 25, args.out, source, peaks, threads))
+            results.append(one_run("reference", args.reference, seed, 25, args.out, source, peaks, threads))
+            results.append(one_run("baseline", "baseline", seed, 100, args.out, source, peaks, threads))
     if args.ceiling or args.ceiling_only:
-        results.append(one_run("ceiling", args.ceiling_preset, 1337, 500, args.out, source, peak, threads, args.clock))
-    text = report(results, peak, (load_before, os.getloadavg()[0]), threads)
+        results.append(one_run("ceiling", args.ceiling_preset, 1337, 500, args.out, source, peaks, threads, args.clock))
+    text = report(results, peaks, (load_before, os.getloadavg()[0]), threads)
     ceiling = [r for r in results if r["name"] == "ceiling"]
     for r in ceiling:
         for clock, curve in (("wall", r["curve"]), ("cpu", r["cpu_curve"])):
@@ -224,7 +243,7 @@ def bench(args) -> int:
     curves.update({f"{r['name']} s{r['seed']} (cpu clock)": r["cpu_curve"] for r in results})
     plot_bench(curves, args.out / ("ceiling.png" if args.ceiling_only else "bench.png"), target=TARGET)
     name = "ceiling" if args.ceiling_only else "bench"
-    (args.out / f"{name}.json").write_text(json.dumps({"peak_gflops": peak, "threads": threads, "results": results,
+    (args.out / f"{name}.json").write_text(json.dumps({"peak_gflops": peaks, "threads": threads, "results": results,
                                                       "load": [load_before, os.getloadavg()[0]]}, indent=1))
     (args.out / f"{name}.md").write_text(text + "\n")
     print(f"\nwritten: {args.out / (name + '.md')}, {name}.json, {name}.png")

@@ -32,7 +32,7 @@ from autograder.loader import LessonLoadError, load_lesson
 from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
-from . import assemble, checkpoint, gpt2, runtime, sample
+from . import assemble, checkpoint, gpt2, precision, runtime, sample
 from .errors import CapstoneError
 from .plot import plot_losses
 
@@ -55,6 +55,7 @@ class Settings:
     eval_interval: int = 250
     seed: int = 1337
     threads: int = 0  # torch CPU threads; 0: all cores
+    precision: str = "auto"  # the forward pass's matrix products: float32, bfloat16, or auto (measured)
 
 
 GPT2_SETTINGS = dict(steps=150, batch_size=8, lr=5e-5, min_lr=5e-6, warmup=10, eval_interval=50)
@@ -237,6 +238,10 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
     sampler = BalancedSampler(encoded, settings.seed)
     history = {"steps": [], "evals": [(0, 0.0, float("nan"), held_out_loss(model, lesson, test_batches, device))]}
     train_time = 0.0
+    x, y = lesson.collate(BalancedSampler(encoded, settings.seed).batch(settings.batch_size), pad, settings.mask_prompt)
+    precise, why = precision.choose(settings.precision, device, lambda: precision.measure_step(
+        model, lambda: lesson.instruction_loss(model(x.to(device))[0], y.to(device)), device.split(":")[0]))
+    say(precision.describe(precise, why))
     model.train()
     bar = tqdm(range(settings.steps), disable=quiet, dynamic_ncols=True, unit="step")
     for step in bar:
@@ -246,7 +251,9 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
             group["lr"] = lr
         x, y = lesson.collate(sampler.batch(settings.batch_size), pad, settings.mask_prompt)
         x, y = x.to(device), y.to(device)
-        loss = lesson.instruction_loss(model(x)[0], y)
+        with precision.autocast(device.split(":")[0], precise):
+            logits = model(x)[0]
+        loss = lesson.instruction_loss(logits.float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if settings.grad_clip:
@@ -274,7 +281,7 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
 
     out.mkdir(parents=True, exist_ok=True)
     summary = {"source": str(source), "init": origin, "settings": dataclasses.asdict(settings),
-               "train_seconds": round(train_time, 1), "answer_seconds": round(eval_seconds, 1),
+               "train_seconds": round(train_time, 1), "precision": precise, "answer_seconds": round(eval_seconds, 1),
                "accuracy_before": before, "accuracy_after": after, "params": n_params}
     record = {"model_config": dataclasses.asdict(model.config), "tokenizer": tokenizer.identity,
               "source": str(source), "step": settings.steps, "finetune": summary, "history": history}

@@ -13,7 +13,6 @@ moves every group along the schedule in proportion to its own peak.
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import replace
 
 import torch
@@ -24,6 +23,7 @@ from autograder.source import Source
 
 from . import assemble
 from .errors import CapstoneError
+from .precision import alternate_timings, autocast
 from .presets import FALLBACK, TrainConfig, field_names, get_preset, with_overrides
 
 LESSON = "13"
@@ -169,9 +169,8 @@ def ns_precision(newton_schulz, matrices, device_type: str, requested: str) -> t
 
     On a CPU, bfloat16 is fast only with bfloat16 units (recent Intel Xeons: AVX512-BF16 and AMX);
     without them it is emulated and many times slower (an AMD EPYC here: 7 to 25x). So "auto" times
-    one orthogonalisation of the largest matrix both ways, on one thread: whether a core has bfloat16
-    units does not depend on the thread count, and a team of threads on a machine busy with other
-    work waits for its slowest member, which made single timings 100x off here."""
+    one orthogonalisation of the largest matrix both ways (precision.alternate_timings: one thread,
+    alternating, best of NS_TIMINGS)."""
     if requested in ("float32", "bfloat16"):
         return requested, "--ns-precision"
     if requested != "auto":
@@ -184,20 +183,15 @@ def ns_precision(newton_schulz, matrices, device_type: str, requested: str) -> t
         return "float32", "the default"
     shape = max((tuple(p.shape) for p in matrices), key=lambda s: s[0] * s[1])
     G = torch.randn(shape, generator=torch.Generator().manual_seed(0))
-    seconds = {False: float("inf"), True: float("inf")}
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for attempt in range(NS_TIMINGS + 1):  # alternating, so both see the same load; round 0 warms up
-            for low in (False, True):
-                t0 = time.perf_counter()
-                with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=low):
-                    newton_schulz(G, 2)
-                if attempt:
-                    seconds[low] = min(seconds[low], time.perf_counter() - t0)
-    finally:
-        torch.set_num_threads(threads)
-    ratio = seconds[False] / max(seconds[True], 1e-9)
+
+    def orthogonalise(precision: str):
+        def run():
+            with torch.no_grad(), autocast("cpu", precision):
+                newton_schulz(G, 2)
+        return run
+
+    seconds = alternate_timings({p: orthogonalise(p) for p in ("float32", "bfloat16")}, NS_TIMINGS)
+    ratio = seconds["float32"] / max(seconds["bfloat16"], 1e-9)
     if ratio > 1.2:
         return "bfloat16", f"measured {ratio:.1f}x faster than float32 on this CPU"
     if ratio < 1:

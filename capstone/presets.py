@@ -47,7 +47,8 @@ class TrainConfig:
     momentum: float = 0.95  # Muon's Nesterov momentum
     muon_weight_decay: float = 0.0  # decoupled weight decay of the Muon matrices (Muon's own weight_decay)
     ns_steps: int = 5  # Newton-Schulz iterations per orthogonalisation
-    ns_precision: str = "auto"  # its matrix products: "float32", "bfloat16", or "auto" (the faster, measured)
+    precision: str = "auto"  # the training step's matrix products: "float32", "bfloat16", or "auto" (measured)
+    ns_precision: str = "auto"  # Newton-Schulz's matrix products: "float32", "bfloat16", or "auto" (the faster, measured)
     # --- evaluation, logging, output ---
     eval_interval: int = 100  # steps between train/val estimates
     eval_iters: int = 20  # batches per estimate during training (cheap)

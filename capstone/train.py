@@ -37,7 +37,7 @@ from tqdm.auto import tqdm
 from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
-from . import assemble, checkpoint, model_file, optim, runtime
+from . import assemble, checkpoint, model_file, optim, precision, runtime
 from .errors import CapstoneError, print_error
 from .plot import plot_losses
 from .presets import DEFAULT_PRESET, PRESETS, TrainConfig, describe_presets, field_names, get_preset, with_overrides
@@ -201,6 +201,7 @@ class Run:
     warmup_end_time: float | None = None
     history: dict = dataclasses.field(default_factory=lambda: {"steps": [], "evals": []})
     done: dict | None = None  # the checkpoint already holds a finished run: its final summary
+    precision: str = "float32"  # of the forward pass's matrix products (capstone/precision.py)
 
     @property
     def ckpt_path(self) -> Path:
@@ -331,14 +332,27 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
             return state
         state.say(f"resuming {ckpt_path} at step {state.step} ({state.train_time:.0f} s trained)")
 
-    # 6. several processes: DDP averages the gradients; each process draws its own batches, and a
-    # resumed run continues with fresh, reproducible draws
+    # 6. several processes: DDP averages the gradients
     state.trainee = model
     if rt.distributed:
         from torch.nn.parallel import DistributedDataParallel
 
         state.trainee = DistributedDataParallel(model, device_ids=[rt.local_rank]
                                                 if rt.device.startswith("cuda") else None)
+
+    # 7. float32 or bfloat16 for the forward pass: asked for, or the faster here by a short measurement
+    # (before the seeds below, so that a dropout model draws the same masks whether it measured or not)
+    def measure() -> dict[str, float]:
+        x, y = course.get_batch(train_data, config.block_size, config.batch_size,
+                                generator=torch.Generator().manual_seed(0), device=rt.device)
+        return precision.measure_step(model, lambda: model(x, y)[1], rt.device.split(":")[0])
+
+    state.precision, why = precision.choose(config.precision, rt.device, measure)
+    state.say(precision.describe(state.precision, why))
+    if state.precision == "bfloat16":
+        state.trainee = precision.Autocast(state.trainee, rt.device.split(":")[0])
+
+    # 8. each process draws its own batches, and a resumed run continues with fresh, reproducible draws
     state.batch_gen = torch.Generator().manual_seed(config.seed * 1_000_003 + rt.rank * 7_919 + state.step)
     torch.manual_seed(config.seed + rt.rank + state.step)  # dropout
 
@@ -435,7 +449,7 @@ def finish(state: Run, session: Session, *, sample: bool = True) -> dict:
                "wall_time": round(session.wall, 2), "cpu_time": round(state.cpu_time, 2),
                "tokens_per_s": round(session.tokens_per_s(state.tokens_per_step)),
                "flops_per_token": flops_per_token(state.model, config), "params": state.n_params,
-               "world_size": rt.world_size}
+               "world_size": rt.world_size, "precision": state.precision}
     if rt.distributed:  # every process reports its copy of the weights (one write: no interleaving)
         sys.stdout.write(f"rank {rt.rank}: weights sha256 {weights_digest(state.model)}\n")
         sys.stdout.flush()

@@ -68,3 +68,13 @@ def paste_reference(student_notebook: Path, out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
     return out
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium through selenium (tests/browser_kit.py), one per test module."""
+    from tests.browser_kit import new_chromium
+
+    driver = new_chromium()
+    yield driver
+    driver.quit()

@@ -16,30 +16,17 @@ chromium and chromium-driver); skipped, with that message, where they cannot be 
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import time
 import urllib.request
 
 import pytest
 
+from tests.browser_kit import SHOTS, TOKEN, jupyter, needs_chromium, wait_for
 from tests.conftest import REPO
 
-CHROMIUM, DRIVER = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    not (CHROMIUM and DRIVER), reason="no Chromium: `make browser` installs Debian's chromium and chromium-driver")]
-SHOTS = REPO / "build" / "browser"
-TOKEN = "browser-test-token"
+pytestmark = [pytest.mark.slow, needs_chromium]
 ENCODE = "def encode(text: str, stoi: dict[str, int]) -> list[int]:\n    return [stoi[ch] for ch in text]\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,53 +34,8 @@ def lab(tmp_path_factory, release_dir):
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(release_dir, course / "lessons")
     shutil.copy(REPO / "README.md", course / "README.md")
-    port = free_port()
-    args = f"--no-browser --port={port} --IdentityProvider.token={TOKEN} --LabApp.expose_app_in_browser=True"
-    server = subprocess.Popen(["make", "-f", str(REPO / "Makefile"), "-C", str(course), "lab", f"VENV={REPO / '.venv'}",
-                               f"LAB_ARGS={args}"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                              start_new_session=True, env={**os.environ, "MPLBACKEND": "Agg"})
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(server.pid, signal.SIGKILL)
-        pytest.fail("make lab did not start JupyterLab within 2 minutes")
-    yield {"url": url, "course": course}
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    yield driver
-    driver.quit()
-
-
-def wait_for(driver, condition, seconds: float = 120, what: str = "the page"):
-    from selenium.common.exceptions import TimeoutException
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.25).until(lambda d: condition(d))
-    except TimeoutException:
-        driver.save_screenshot(str(SHOTS / "failed.png"))
-        raise AssertionError(f"waited {seconds:g} s for {what}; screenshot in build/browser/failed.png") from None
+    with jupyter(course, "lab", "--LabApp.expose_app_in_browser=True") as url:
+        yield {"url": url, "course": course}
 
 
 JS_NOTEBOOK = "const nb = window.jupyterapp.shell.currentWidget; "

@@ -170,16 +170,22 @@ def test_bench_reports_muon_and_adamw_per_seed():
                 "train_time": 20.0, "cpu_time": 19.0, "wall_time": 30.0, "val": 1.8, "tokens_per_s": 40000,
                 "mfu": 0.3, "cpu_tokens_per_s": 41000, "cpu_mfu": 0.31, "params": 1,
                 "curve": [(0.0, 4.2), (t, 1.89)], "cpu_curve": [(0.0, 4.2), (t - 1, 1.89)],
-                "time_to_target": t, "cpu_time_to_target": t - 1, "steps_to_target": steps}
+                "time_to_target": t, "cpu_time_to_target": t - 1, "steps_to_target": steps,
+                "precision": "bfloat16" if name == "muon" else "float32", "limit_s": 2.5, "limit_to_target": 1.25}
 
     text = report([result("muon", "cpu-fast", "muon", 1337, 11.0, 475),
                    result("reference", "cpu-small", "adamw", 1337, 21.0, 925),
                    result("muon", "cpu-fast", "muon", 1338, 12.0, 450),
-                   result("reference", "cpu-small", "adamw", 1338, 20.0, 900)], 300.0, (0.5, 1.0), 2)
+                   result("reference", "cpu-small", "adamw", 1338, 20.0, 900)],
+                  {"float32": 300.0, "bfloat16": 600.0}, (0.5, 1.0), 2)
     assert ("seed 1337: muon (cpu-fast, muon) 11.0 s [10.0] at step 475 | "
             "reference (cpu-small, adamw) 21.0 s [20.0] at step 925") in text
     assert "seed 1338: muon (cpu-fast, muon) 12.0 s [11.0] at step 450" in text
     assert "wall clock: muon 11.5 s vs reference 20.5 s to val <= 1.9: 1.78x faster" in text
+    # each run's precision, and the physical limit (its FLOPs at that precision's peak) beside its times
+    assert "matmul peak float32 300 GFLOP/s, bfloat16 600 GFLOP/s" in text
+    assert "| muon | 1337 | bfloat16 | 700 | 20.0 (19.0) [2.5] | 11.0 (10.0) [1.2] |" in text
+    assert "| reference | 1338 | float32 | 700 |" in text
 
 
 def test_newton_schulz_precision_is_asked_for_or_measured(monkeypatch):

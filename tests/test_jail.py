@@ -339,7 +339,9 @@ def nbgrader_cycle(world, make_grade):
     for student, nb in world["students"].items():
         (inbox / student / LESSON).mkdir(parents=True)
         nbformat.write(nb, inbox / student / LESSON / f"{LESSON}.ipynb")
-    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(world["home"])}
+    # OUTPUTS=1: the attackers also run in nbgrader's optional kernel, the second place student code can run
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "HOME": str(world["home"]),
+           "GPT_COURSE_OUTPUTS": "1"}
 
     def cli(*args):
         done = run(sys.executable, "-m", "autograder.instructor", *args, cwd=course, env=env, timeout=900)

@@ -32,6 +32,8 @@ ALLOWED = {
     ("test_browser.py", 'course / "lessons"'): "a temporary course's lessons/",
     ("test_browser.py", '{"lessons", "README.md"}'): "what the temporary course's file browser shows",
     ("test_feedback_inert_e2e.py", 'course / "lessons"'): "a temporary course's lessons/",
+    ("test_browser_instructor.py", 'course / "lessons"'): "a temporary course's lessons/",
+    ("test_exchange_e2e.py", 'course / "lessons"'): "a temporary course's lessons/",
     ("test_submission_files.py", 'root / "lessons"'): "a temporary course's lessons/",
     ("test_student_tree.py", ""): "this file",
 }

@@ -102,6 +102,13 @@ def files_under(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.is_file() and not p.is_symlink()]
 
 
+def student_files_under(submitted: Path) -> list[Path]:
+    """The files collected from students: not the timestamp and secret collect writes into each submission."""
+    from autograder.nbgrader_glue import stamps
+
+    return [p for p in files_under(submitted) if p.name not in (stamps.TIMESTAMP, stamps.SECRET)]
+
+
 # --- printable ------------------------------------------------------------------------------------
 
 def test_printable_escapes_control_characters_and_bidi_overrides():
@@ -247,7 +254,7 @@ def course(tmp_path, monkeypatch, empty_gradebook):
 def check_collected(printed: str) -> None:
     """ref and stub collected as they are; each attacker's notebook left out, with one line naming it."""
     submitted = instructor.SUBMITTED
-    assert {str(p.relative_to(submitted)) for p in files_under(submitted)} == \
+    assert {str(p.relative_to(submitted)) for p in student_files_under(submitted)} == \
         {f"ref/{LESSON}/{LESSON}.ipynb", f"stub/{LESSON}/{LESSON}.ipynb"}
     assert not [p for p in submitted.rglob("*") if p.is_symlink()]
     for student, what in [("copycat", "symbolic link"), ("snoop", "symbolic link"), ("hardlink", "hard link"),
@@ -275,9 +282,8 @@ def test_collect_from_a_folder_copies_plain_files_only(course, release_dir, tmp_
     assert "refused: eve\\x1b]0;pwned\\x07\\x1b[2J: has control characters in its name" in printed
     assert "refused: linked-student: is a symbolic link" in printed
     # the export: each attacker's results.json lists every task at 0, with the line saying why
-    with instructor.gradebook() as gb:
-        for student in ("ref", *ATTACKERS):
-            gb.add_student(student)
+    with instructor.gradebook() as gb:  # collect put every student it collected in the gradebook
+        assert {"ref", *ATTACKERS} <= {student.id for student in gb.students}
     results = instructor.gradescope_results()
     for student in ATTACKERS:
         tests = results[student]["tests"]
@@ -292,7 +298,7 @@ def test_collect_from_a_zip_leaves_out_links_and_escaping_paths(course, release_
               for s in ("ref", "stub")}
     instructor.collect(zip_with_attacks(tmp_path / "class.zip", layout))
     printed = capsys.readouterr().out
-    assert {str(p.relative_to(instructor.SUBMITTED)) for p in files_under(instructor.SUBMITTED)} == set(layout)
+    assert {str(p.relative_to(instructor.SUBMITTED)) for p in student_files_under(instructor.SUBMITTED)} == set(layout)
     assert f"refused: class.zip/mallory/{LESSON}/{LESSON}.ipynb: is a symbolic link" in printed
     assert printed.count("leaves the archive") == 2 and "has control characters in its name" in printed
     assert not (tmp_path / LESSON).exists() and not (tmp_path / "course" / LESSON).exists()

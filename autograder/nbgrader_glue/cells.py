@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 from nbformat import NotebookNode
@@ -43,6 +44,21 @@ def hidden_code(source: str) -> str:
 def hidden_lines(source: str) -> list[str]:
     """The non-blank lines of a cell's hidden tests, stripped (what must never reach a student)."""
     return [line.strip() for line in hidden_code(source).split("\n") if line.strip()]
+
+
+def is_demo_cell(cell) -> bool:
+    """A code cell nbgrader knows nothing of (no solution, locked or grade flag): a lesson's demo."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and not (meta.get("solution") or meta.get("locked") or meta.get("grade"))
+
+
+def without_any_hidden_tests(nb) -> NotebookNode:
+    """A copy of the notebook with every cell's hidden tests removed: what student code may see."""
+    clean = copy.deepcopy(nb)
+    for cell in clean.cells:
+        if cell.cell_type == "code" and hidden_code(cell.source).strip():
+            cell.source = without_hidden_tests(cell.source)
+    return clean
 
 
 def with_answers(release, reference, grade_ids=None):

@@ -30,7 +30,7 @@ def nbgrader(*args: str, cwd: Path | None = None, capture: bool = False, echo: b
 
 @functools.lru_cache(maxsize=None)
 def course_config(root: Path = Path(".")) -> dict[str, str]:
-    """course_id, db_url and the folders from nbgrader_config.py (read as nbgrader reads it)."""
+    """course_id, db_url, the exchange and the folders from nbgrader_config.py (read as nbgrader reads it)."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -41,6 +41,7 @@ def course_config(root: Path = Path(".")) -> dict[str, str]:
     config: Config = loader.load_config()
     course = config.CourseDirectory
     return {"course_id": course.get("course_id", ""), "db_url": course.get("db_url", ""),
+            "exchange": config.Exchange.get("root", ""),
             "source": course.get("source_directory", "source"), "release": course.get("release_directory", "release"),
             "submitted": course.get("submitted_directory", "submitted"),
             "autograded": course.get("autograded_directory", "autograded"),

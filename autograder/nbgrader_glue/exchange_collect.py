@@ -8,6 +8,8 @@ This collect first copies the submission's regular files into a private folder
 include, size limits, permissions) apply to plain files. Each link, hard link, pipe or device
 left out is one warning line naming the student and the file, and is recorded for the report
 (refused_files.py); a submission whose student name has control characters is not collected.
+The students collected go into the gradebook with a name to show (students.py: their id, unless a
+roster or formgrader named them), not as formgrader's "None, None".
 
 nbgrader_config.py names it: c.ExchangeFactory.collect = "autograder.nbgrader_glue.exchange_collect.PlainFilesCollect".
 """
@@ -21,6 +23,7 @@ from nbgrader.exchange.default.collect import ExchangeCollect
 
 from ..submission_files import Refused, copy_plain_tree, name_problem
 from . import refused_files
+from .students import name_students
 
 
 class PlainFilesCollect(ExchangeCollect):
@@ -35,6 +38,12 @@ class PlainFilesCollect(ExchangeCollect):
             else:
                 kept.append(record)
         self.src_records = kept
+
+    def copy_files(self):
+        super().copy_files()
+        collected = sorted({record["username"] for record in self.src_records})
+        if collected:
+            name_students(self.coursedir.db_url, self.coursedir.course_id, collected)
 
     def do_copy(self, src, dest, log=None):
         dest = Path(dest)  # <submitted>/<student>/<assignment>

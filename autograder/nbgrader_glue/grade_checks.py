@@ -1,13 +1,15 @@
-"""Autograde step, after execution: every check cell scored by the course's grader.
+"""Autograde step: every check cell scored by the course's grader -- the one run of student code.
 
-Under autograde `check()` in the kernel does nothing but write a note to stderr (which nbgrader
-scores 0, so a pipeline without this step fails closed). This step grades the notebook with
-autograder.grade -- the code path of `make grade`: each task in its own child in the jail, judged
-here against the fixtures -- and runs the hidden tests StripHiddenTests took out, in a jail of their
-own. It writes each check cell's output: the verdict line and the points as a number, which nbgrader
-reads as partial credit. A student cannot fake these from the kernel (e.g. by redefining check),
-and no hidden test ever ran there. The verdicts and the jail used go into the notebook's metadata
-for the report and the export.
+This step grades the notebook with autograder.grade -- the code path of `make grade`: each task in
+its own child in the jail, judged here against the fixtures -- from a copy of the notebook without
+hidden tests, and runs the hidden tests (taken from the check cells as OverwriteCells restored them)
+in a jail of their own. It writes each check cell's output: the verdict line and the points as a
+number, which nbgrader reads as partial credit. Nothing a student's code does can change these (the
+verdicts are decided here, from plain data), and no hidden test ever reaches a process that ran it.
+The verdicts and the jail used go into the notebook's metadata for the report and the export.
+
+Under autograde `check()` in a kernel does nothing but write a note to stderr (which nbgrader
+scores 0): a pipeline without this step fails closed.
 """
 
 from __future__ import annotations
@@ -22,45 +24,44 @@ from nbformat.v4 import new_output
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
-from ..grade import grade_report
-from ..report import summary
-from ..run import FAILED, Verdict
-from .cells import check_task_id, hidden_code
+from .cells import check_task_id, hidden_code, without_any_hidden_tests
 from .commands import FLAGS_KEY
-from .jailed_execute import course_source
-from .skip_demo_cells import unskip
+from .jailed_execute import KERNEL_SECONDS, course_source
 
 
 class GradeChecks(NbGraderPreprocessor):
     jail = Unicode("bwrap", help="the jail for student code: bwrap, landlock, limits or auto").tag(config=True)
 
     def preprocess(self, nb, resources):
-        unskip(nb)
-        flags = resources.get(FLAGS_KEY, {})
-        originals = flags.get("hidden", {})
-        checks = [(index, cell, check_task_id(cell)) for index, cell in enumerate(nb.cells)]
-        checks = [(index, cell, tid) for index, cell, tid in checks if tid]
-        hidden = {tid: hidden_code(originals[index]) for index, _, tid in checks if index in originals}
+        # Imported here: the grader imports torch, and every nbgrader command (release, collect, export,
+        # a student's submit in the course folder) reads nbgrader_config.py, which imports this file.
+        from ..grade import grade_report
+        from ..report import summary
+        from ..run import FAILED, Verdict
+
+        started = time.monotonic()
+        checks = [(cell, check_task_id(cell)) for cell in nb.cells]
+        checks = [(cell, tid) for cell, tid in checks if tid]
+        hidden = {tid: hidden_code(cell.source) for cell, tid in checks if hidden_code(cell.source).strip()}
         info = resources["nbgrader"]
         folder = info["assignment"]
         with tempfile.TemporaryDirectory(prefix="autograde-") as tmp:
             path = Path(tmp) / folder / f"{folder}.ipynb"
             path.parent.mkdir()
-            nbformat.write(nb, path)
-            lessons = sorted({tid.split(".")[0] for _, _, tid in checks})
+            nbformat.write(without_any_hidden_tests(nb), path)  # what the student's code may read
+            lessons = sorted({tid.split(".")[0] for _, tid in checks})
             report = grade_report(Path(tmp), lessons, deps=course_source(), hidden=hidden, jail=self.jail)
         verdicts = {v.task: v for v in report.verdicts}
 
         earned = possible = 0.0
-        for index, cell, tid in checks:
-            cell.source = originals.get(index, cell.source)  # the instructor's record keeps its hidden tests
+        for cell, tid in checks:
             verdict = verdicts.get(tid) or Verdict(tid, FAILED, 0.0, 0.0, "no such task in the course's checks")
             earned += verdict.points
             possible += verdict.max_points
             cell.outputs = [new_output("stream", name="stdout", text=summary(verdict) + "\n"),
                             new_output("execute_result", data={"text/plain": repr(float(verdict.points))},
                                        execution_count=cell.get("execution_count"))]
-        seconds = time.monotonic() - flags.get("started", time.monotonic())
+        seconds = time.monotonic() - started + resources.get(FLAGS_KEY, {}).get(KERNEL_SECONDS, 0.0)
         record = nb.metadata.setdefault(FLAGS_KEY, {})
         record.update(autograde_seconds=round(seconds, 2), isolation=str(report.isolation),
                       verdicts=[dataclasses.asdict(v) for v in report.verdicts],

@@ -3,8 +3,8 @@
 nbgrader's feedback shows the autograded notebook, in which the check cells hold their hidden tests
 again (nbgrader issues #917, #1363). This removes the hidden regions from the source (nbgrader's
 ClearHiddenTests), and replaces any output of such a cell that quotes a hidden line by a short
-note. (The outputs cannot quote them otherwise: hidden tests never ran in the kernel, see
-StripHiddenTests.)
+note. (The outputs cannot quote them otherwise: hidden tests never ran where student code runs, see
+GradeChecks and JailedExecute.)
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Run from the course root (the folder holding nbgrader_config.py); everything is written under
 .nbgrader/ there. Each command is a thin wrapper over one nbgrader command:
 
-    python -m autograder.instructor collect FROM [--lesson NN]   # folder or .zip -> .nbgrader/submitted/
+    python -m autograder.instructor exchange                      # create nbgrader's exchange (exchange.py)
+    python -m autograder.instructor collect FROM [--lesson NN] [--roster CSV]  # folder or .zip -> .nbgrader/submitted/
     python -m autograder.instructor autograde [--lesson NN] [--student ID] [--force] [--unsafe] [--jobs N]
     python -m autograder.instructor feedback [--lesson NN]        # generate_feedback + hidden-test leak check
     python -m autograder.instructor export                        # grades.csv, Gradescope results.json, report
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import base64
 import codecs
+import dataclasses
 import fnmatch
 import html
 import json
@@ -40,12 +42,13 @@ from ..jail import bwrap
 from ..paths import lesson_id
 from ..printable import printable
 from ..report import results_json
-from ..run import FAILED, Verdict
+from ..run import FAILED, PASSED, Verdict
 from ..submission_files import Refused, extract_plain
 from ..tasks import lesson_tasks
-from . import refused_files
-from .cells import hidden_lines, without_hidden_tests
+from . import exchange, refused_files, stamps
+from .cells import check_task_id, hidden_lines, without_hidden_tests
 from .commands import FLAGS_KEY, course_config, environment, nbgrader
+from .students import name_students, roster_problem
 
 WORK = Path(".nbgrader")  # nbgrader's working folders, relative to the course root (see nbgrader_config.py)
 SUBMITTED, AUTOGRADED, FEEDBACK = WORK / "submitted", WORK / "autograded", WORK / "feedback"
@@ -98,8 +101,9 @@ def copy_submitted_layout(root: Path) -> list[str]:
     """Copy <root>/<student>/<NN_slug>/... into .nbgrader/submitted/; returns 'student/lesson' done.
 
     Only regular files are copied (autograder/submission_files.py): a link, a hard link, a pipe or
-    a device is left out with one line naming it, and recorded for the report (refused_files.py)."""
-    done = []
+    a device is left out with one line naming it, and recorded for the report (refused_files.py).
+    Each submission gets the time it was collected and a secret, as `nbgrader submit` gives (stamps.py)."""
+    done, when = [], stamps.now()
     for student in sorted(root.iterdir()):
         if student.name.startswith(".") or not (student.is_dir() or student.is_symlink()):
             continue
@@ -116,15 +120,30 @@ def copy_submitted_layout(root: Path) -> list[str]:
                 shutil.rmtree(target)
             refused = submission_files.copy_plain_tree(folder, target)  # made even if all is refused: 0, with why
             refused_files.record(SUBMITTED, student.name, folder.name, refused)
+            stamps.stamp(target, when)
             for item in refused:
                 print(item.line(f"{student.name}/{folder.name}"))
             done.append(f"{student.name}/{folder.name}")
     return done
 
 
-def collect(source: Path, lesson: str | None = None) -> None:
+def collect(source: Path, lesson: str | None = None, roster: Path | None = None) -> None:
+    """Collect a folder or a zip into .nbgrader/submitted/, then put the students in the gradebook,
+    named from the roster CSV when one is given (nbgrader's `db student import`), else by id."""
     if not source.exists():
         raise InstructorError(f"{printable(source)}: no such file or folder")
+    why = roster and roster_problem(roster)
+    if why:
+        raise InstructorError(printable(why))
+    collect_files(source, lesson)
+    if roster:
+        run_nbgrader("db", "student", "import", str(roster), "--log-level=WARN")
+    config = course_config()
+    name_students(config["db_url"], config["course_id"], sorted({p.parent.name for p in SUBMITTED.glob("*/*")
+                                                                 if p.is_dir()}))
+
+
+def collect_files(source: Path, lesson: str | None = None) -> None:
     if source.is_dir():
         done = copy_submitted_layout(source)
         if not done:
@@ -165,6 +184,8 @@ def collect(source: Path, lesson: str | None = None) -> None:
             archive_dir.mkdir(parents=True)
             shutil.copy2(plain_archive, archive_dir / source.name)
             run_nbgrader("zip_collect", name, "--force")
+            for submission in SUBMITTED.glob(f"*/{name}"):  # zip_collect cleared these: stamp what it did not
+                stamps.stamp(submission, replace=False)
 
 
 # --- autograde and report ------------------------------------------------------------------------
@@ -462,12 +483,33 @@ def feedback(lesson: str | None = None) -> int:
 
 # --- export --------------------------------------------------------------------------------------
 
+def manual_scores(submitted_notebook, student: str, name: str) -> dict[str, float]:
+    """{task id: score} for each check cell whose score was set by hand (formgrader's manual grade)."""
+    changed = {grade.name: grade.manual_score for grade in submitted_notebook.grades if grade.manual_score is not None}
+    if not changed:
+        return {}
+    path = AUTOGRADED / student / name / f"{submitted_notebook.name}.ipynb"
+    tasks = {cell.metadata["nbgrader"]["grade_id"]: check_task_id(cell)
+             for cell in nbformat.read(path, as_version=4).cells if check_task_id(cell)}
+    return {tasks[grade_id]: float(score) for grade_id, score in changed.items() if grade_id in tasks}
+
+
+def with_manual_score(verdict: Verdict, score: float) -> tuple[Verdict, str]:
+    """The task's verdict with the score an instructor gave it, and the line that says so."""
+    if score == verdict.points:
+        return verdict, ""
+    note = f"Score set by the instructor: {score:g}/{verdict.max_points:g} (autograded: {verdict.points:g})."
+    status = PASSED if score >= verdict.max_points else FAILED
+    return dataclasses.replace(verdict, points=score, status=status), note
+
+
 def gradescope_results() -> dict[str, dict]:
-    """{student: Gradescope results.json} from the verdicts GradeChecks recorded, scored as in the gradebook."""
+    """{student: Gradescope results.json} from the verdicts GradeChecks recorded, scored as in the gradebook
+    (a task's score changed by hand in formgrader replaces autograde's, with a note)."""
     results = {}
     with gradebook() as gb:
         for student in gb.students:
-            verdicts, visible, jails = [], {}, set()
+            verdicts, visible, jails, notes = [], {}, set(), {}
             for assignment in gb.assignments:
                 try:
                     submission = gb.find_submission(assignment.name, student.id)
@@ -484,11 +526,18 @@ def gradescope_results() -> dict[str, dict]:
                         verdicts += [Verdict(task.id, FAILED, 0.0, float(task.points), why)
                                      for task in lesson_tasks(lesson_id(assignment.name))]
                         continue
-                    verdicts += [Verdict(**v) for v in record["verdicts"]]
+                    manual = manual_scores(sub_nb, student.id, assignment.name)
+                    for verdict in (Verdict(**v) for v in record["verdicts"]):
+                        if verdict.task in manual:
+                            verdict, notes[verdict.task] = with_manual_score(verdict, manual[verdict.task])
+                        verdicts.append(verdict)
                     visible.update({v["task"]: Verdict(**v) for v in record.get("visible", [])})
                     jails.add(record.get("isolation", ""))
-            results[student.id] = results_json(verdicts, isolation="; ".join(sorted(j for j in jails if j)),
-                                               visible=visible)
+            result = results_json(verdicts, isolation="; ".join(sorted(j for j in jails if j)), visible=visible)
+            for test in result["tests"]:  # the scored test of each task changed by hand says so
+                if notes.get(test["name"]):
+                    test["output"] = f"{test['output']}\n{notes[test['name']]}"
+            results[student.id] = result
     return results
 
 
@@ -509,9 +558,11 @@ def export() -> int:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.instructor", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("exchange", help="create nbgrader's exchange ($GPT_COURSE_EXCHANGE, else .nbgrader/exchange)")
     p = commands.add_parser("collect", help="copy submissions (folder or zip) into .nbgrader/submitted/")
     p.add_argument("source", type=Path, help="a folder <student>/<NN_slug>/, or a zip (that layout, or <student>_<NN_slug>.ipynb files)")
     p.add_argument("--lesson", help="only this lesson (zip_collect)")
+    p.add_argument("--roster", type=Path, help="a CSV of students (id,first_name,last_name,email) for the gradebook")
     p = commands.add_parser("autograde", help="nbgrader autograde, then the report")
     p.add_argument("--lesson")
     p.add_argument("--student")
@@ -524,8 +575,12 @@ def main(argv=None) -> int:
     commands.add_parser("report", help="scores, edited locked cells, notebooks that could not be graded")
     args = parser.parse_args(argv)
     try:
+        if args.command == "exchange":
+            root = Path(course_config()["exchange"])
+            print("\n".join(exchange.create(root, course_config()["course_id"])))
+            return 0
         if args.command == "collect":
-            collect(args.source, args.lesson)
+            collect(args.source, args.lesson, args.roster)
             return 0
         if args.command == "autograde":
             return autograde(args.lesson, args.student, args.force, args.unsafe, args.jobs)

@@ -1,4 +1,12 @@
-"""Autograde step: nbgrader's Execute, with the student's kernel in the jail (jail/kernel.py).
+"""Autograde step (optional): nbgrader's Execute, with the student's kernel in the jail (jail/kernel.py).
+
+Grading does not need it -- GradeChecks runs the student's code, in the jail, and decides every
+score -- so the course's nbgrader_config.py leaves it off (`make autograde OUTPUTS=1` turns it on):
+then the autograded notebook shows what the student's set-up and solution cells printed. The kernel
+runs a copy of the notebook that has no hidden tests (a student's earlier cell could watch them run
+and print them) and whose demo cells are tagged skip-execution (in an unfinished notebook they
+raise, and one that calls a looping function would cost a whole cell timeout; no grade depends on
+them); the outputs are copied back onto the notebook's own cells, which are otherwise untouched.
 
 The kernel's earlier lessons (its set-up cells' `load_lesson("08")`) come from the course's source
 notebooks compiled into a file the kernel reads (reference.py): the lessons before this one only.
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from pathlib import Path
 
 from jupyter_core.utils import run_sync
@@ -27,12 +36,25 @@ from ..loader import Loader
 from ..paths import lesson_id
 from ..reference import CompiledLessons
 from ..source import Source
-from .commands import course_config
+from .cells import is_demo_cell, without_any_hidden_tests
+from .commands import FLAGS_KEY, course_config
+
+SKIP_TAG = "skip-execution"  # nbclient leaves cells with this tag unexecuted
+KERNEL_SECONDS = "kernel_seconds"  # resources[FLAGS_KEY][...]: the kernel's time, for GradeChecks' record
 
 
 def course_source() -> Source:
     """The course's source notebooks (nbgrader's source folder: solutions/ here): the reference."""
     return Source.parse(Path(course_config()["source"]).resolve())
+
+
+def kernel_copy(nb):
+    """What the kernel runs: the notebook without hidden tests, its demo cells tagged to be skipped."""
+    run = without_any_hidden_tests(nb)
+    for cell in run.cells:
+        if is_demo_cell(cell):
+            cell.metadata["tags"] = [*cell.metadata.get("tags", []), SKIP_TAG]
+    return run
 
 
 class JailedExecute(Execute):
@@ -53,7 +75,9 @@ class JailedExecute(Execute):
                           f"time, although its CPU limit is {self.cpu_seconds_per_cell:g} s (blocked or sleeping?)"]}
 
     def preprocess(self, nb, resources, km=None):
-        self._cells = sum(1 for cell in nb.cells if cell.cell_type == "code")
+        started = time.monotonic()
+        run = kernel_copy(nb)
+        self._cells = sum(1 for cell in run.cells if cell.cell_type == "code")
         lesson = lesson_id(resources["nbgrader"]["assignment"])
         source = course_source()
         compiled = CompiledLessons.compile(source, [lid for lid in source.lessons() if lid < lesson],
@@ -62,9 +86,14 @@ class JailedExecute(Execute):
         with os.fdopen(handle, "wb") as f:
             f.write(compiled.to_bytes())
         try:
-            return super().preprocess(nb, resources, km)
+            run, resources = super().preprocess(run, resources, km)
         finally:
             os.unlink(self._reference)
+        for cell, ran in zip(nb.cells, run.cells):
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = ran.get("outputs", []), ran.get("execution_count")
+        resources.setdefault(FLAGS_KEY, {})[KERNEL_SECONDS] = time.monotonic() - started
+        return nb, resources
 
     async def async_start_new_kernel(self, **kwargs):
         manager = self.km

@@ -12,7 +12,6 @@ import re
 from nbgrader.preprocessors import ClearSolutions
 
 from ..paths import lesson_id
-from ..tasks import lesson_tasks
 
 STUB = "raise NotImplementedError()"
 DEFINITION = re.compile(r"^(\s*)(?:async\s+)?(def|class)\s+(\w+)")
@@ -33,6 +32,8 @@ def enclosing_name(lines: list[str], index: int) -> str:
 
 
 def stub_message(lesson: str, name: str) -> str:
+    from ..tasks import lesson_tasks  # here: the checks import torch, and every nbgrader command reads this file
+
     tasks = {t.target: t for t in lesson_tasks(lesson)}
     for candidate in (name, name.split(".")[0]):
         if candidate in tasks:

@@ -1,8 +1,8 @@
 """GradeChecks: each check cell scored by the course's grader in the jail, hidden tests included.
 
 Lesson 01 as autograde hands it over: OverwriteCells has put the hidden test back into the encode
-check cell, SkipDemoCells and StripHiddenTests have run (the kernel's execution itself is
-JailedExecute's business and skipped here: GradeChecks grades the notebook's cells, not the kernel).
+check cell. GradeChecks is the one run of the student's code (JailedExecute's optional kernel only
+adds printed outputs): it needs no step before it, and leaves the cells' sources as they were.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from autograder.jail import bwrap
 from autograder.nbgrader_glue.cells import check_task_id, hidden_lines
 from autograder.nbgrader_glue.commands import FLAGS_KEY
 from autograder.nbgrader_glue.grade_checks import GradeChecks
-from autograder.nbgrader_glue.skip_demo_cells import SkipDemoCells
-from autograder.nbgrader_glue.strip_hidden_tests import StripHiddenTests
 from autograder.tasks import lesson_tasks
 from tests.conftest import REPO
 
@@ -58,10 +56,9 @@ def autograde(nb, monkeypatch, tmp_path):
     with_hidden = copy.deepcopy(nb)
     resources = {"nbgrader": {"assignment": LESSON, "notebook": LESSON, "student": "alice",
                               "db_url": f"sqlite:///{tmp_path / 'gradebook.db'}"}}
-    for step in (SkipDemoCells(), StripHiddenTests(), GradeChecks(jail="bwrap")):
-        nb, resources = step.preprocess(nb, resources)
+    nb, resources = GradeChecks(jail="bwrap").preprocess(nb, resources)
     assert [c.source for c in nb.cells] == [c.source for c in with_hidden.cells]  # the record keeps its hidden tests
-    assert [c.metadata for c in nb.cells] == [c.metadata for c in with_hidden.cells]  # demo cells un-skipped
+    assert [c.metadata for c in nb.cells] == [c.metadata for c in with_hidden.cells]
     outputs = json.dumps([c.get("outputs", []) for c in nb.cells])
     assert HIDDEN_MARK not in outputs and not any(line in outputs for line in hidden_lines(HIDDEN_TEST))
     scores = {}

@@ -1,4 +1,5 @@
-"""instructor.py: the feedback leak check and withholding, its encodings, Gradescope results of a class.
+"""instructor.py: the feedback leak check and withholding, its encodings, Gradescope results of a class
+(manual scores too), and what collect writes for nbgrader (timestamps, secrets, named students).
 
 Each test builds a course folder's .nbgrader/ by hand in tmp_path (a gradebook, feedback pages,
 submitted and autograded notebooks) and runs from there, as the make targets run from the course root.
@@ -19,6 +20,7 @@ from autograder.nbgrader_glue import instructor
 from autograder.nbgrader_glue.commands import FLAGS_KEY, course_config
 from autograder.run import PASSED, Verdict
 from autograder.tasks import lesson_tasks
+from tests.conftest import REPO
 
 LESSON = "01_chars"
 HIDDEN_MARK = "hidden-check-w8d"
@@ -150,8 +152,6 @@ def test_an_innocent_page_is_not_withheld(course):
     """A whole lesson page's worth of ordinary text, in upper case too, with encoded innocent data."""
     import json
 
-    from tests.conftest import REPO
-
     lesson = json.dumps(json.loads((REPO / "solutions" / LESSON / f"{LESSON}.ipynb").read_text()))
     noise = [base64.b64encode(zlib.compress(lesson.encode())).decode(), lesson.encode().hex(),
              base64.b32encode(lesson[:5000].encode()).decode(), base64.b85encode(lesson[:5000].encode()).decode()]
@@ -214,3 +214,64 @@ def test_gradescope_results_list_every_task_of_an_unreadable_notebook(course):
 def test_the_course_reads_its_own_config(course):
     assert course_config()["db_url"] == "sqlite:///.nbgrader/gradebook.db"  # relative: the course folder's
     assert course_config()["course_id"] == "gpt-from-scratch"
+
+
+@pytest.mark.nbgrader
+def test_collect_stamps_each_submission_and_names_students_from_the_roster(course, tmp_path):
+    """timestamp.txt and a secret per submission (nbgrader's release_feedback needs both); students
+    in the gradebook with the roster's names (nbgrader's own `db student import`), else their id."""
+    from nbgrader.utils import parse_utc
+
+    shutil.copy(REPO / "nbgrader_config.py", course)  # for the nbgrader command collect runs
+    inbox = tmp_path / "inbox"
+    for student in ("alice", "bob"):
+        (inbox / student / LESSON).mkdir(parents=True)
+        (inbox / student / LESSON / f"{LESSON}.ipynb").write_text("{}")
+    (inbox / "bob" / LESSON / "timestamp.txt").write_text("1999-01-01 00:00:00.000000 UTC")  # his claim
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,first_name,last_name,email\nalice,Alice,Liddell,alice@example.org\ncarol,Carol,,\n")
+
+    instructor.collect(inbox, roster=roster)
+    stamped = {}
+    for student in ("alice", "bob"):
+        folder = instructor.SUBMITTED / student / LESSON
+        stamped[student] = parse_utc((folder / "timestamp.txt").read_text())
+        assert len((folder / "submission_secret.txt").read_text()) == 128
+    assert stamped["alice"] == stamped["bob"] and stamped["bob"].year >= 2026  # when collected, not his claim
+    with instructor.gradebook() as gb:
+        students = {s.id: (s.last_name, s.first_name, s.email) for s in gb.students}
+    assert students == {"alice": ("Liddell", "Alice", "alice@example.org"), "bob": ("bob", "", None),
+                        "carol": ("", "Carol", None)}
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's add_submission, not ours
+def test_a_score_set_by_hand_reaches_gradescope_results(course):
+    """formgrader's manual grade (Grade.manual_score, what its REST API sets) replaces autograde's score."""
+    graded = instructor.AUTOGRADED / "alice" / LESSON / f"{LESSON}.ipynb"
+    graded.parent.mkdir(parents=True)
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell('check("01.encode")', metadata={"nbgrader": {
+        "grade": True, "grade_id": "check-01-encode", "points": 2, "solution": False, "locked": True}})]
+    verdicts = [Verdict(t.id, PASSED, float(t.points), float(t.points)) for t in lesson_tasks("01")]
+    nb.metadata[FLAGS_KEY] = {"isolation": "bubblewrap 0.8.0", "visible": [],
+                              "verdicts": [dataclasses.asdict(v) for v in verdicts]}
+    nbformat.write(nb, graded)
+    with instructor.gradebook() as gb:
+        gb.add_student("alice")
+        gb.add_submission(LESSON, "alice")
+        grade = gb.find_grade("check-01-encode", LESSON, LESSON, "alice")
+        grade.auto_score = 2.0
+        gb.db.commit()
+    full = sum(t.points for t in lesson_tasks("01"))
+    assert instructor.gradescope_results()["alice"]["score"] == full
+
+    with instructor.gradebook() as gb:
+        gb.find_grade("check-01-encode", LESSON, LESSON, "alice").manual_score = 0.5
+        gb.db.commit()
+    result = instructor.gradescope_results()["alice"]
+    encode = next(t for t in result["tests"] if t["name"] == "01.encode")
+    assert (encode["score"], encode["status"]) == (0.5, "failed")
+    assert encode["output"].endswith("\nScore set by the instructor: 0.5/2 (autograded: 2).")
+    assert result["score"] == full - 1.5
+    others = [t for t in result["tests"] if t["name"] != "01.encode"]
+    assert all(t["score"] == t["max_score"] for t in others)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell
 
 from autograder.jail import bwrap
+from tests.conftest import REPO
 from autograder.nbgrader_glue.jailed_execute import JailedExecute
 
-from .tiny import notebook
+from .tiny import HIDDEN, HIDDEN_MARK, check_cell, demo_cell, notebook, solution_cell
 
 pytestmark = pytest.mark.slow
 needs_bwrap = pytest.mark.skipif(not bwrap.usable()[0], reason="bubblewrap: " + bwrap.usable()[1])
@@ -54,9 +54,9 @@ def test_a_notebook_runs_in_the_jail(tmp_path, monkeypatch):
     listener.settimeout(0)
     port = listener.getsockname()[1]
     nb = notebook(
-        new_code_cell("import os, socket\nfrom ipykernel.connect import get_connection_file\nprint(os.getcwd())"),
-        new_code_cell(ATTEMPTS.replace("PORT", str(port))),
-        new_code_cell('from autograder import load_lesson\nprint(load_lesson("01").encode("hi", {"h": 0, "i": 1}))'),
+        solution_cell("a", "import os, socket\nfrom ipykernel.connect import get_connection_file\nprint(os.getcwd())"),
+        solution_cell("b", ATTEMPTS.replace("PORT", str(port))),
+        solution_cell("c", 'from autograder import load_lesson\nprint(load_lesson("01").encode("hi", {"h": 0, "i": 1}))'),
     )
     nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
     nbformat.write(nb, folder / "02_tokens.ipynb")
@@ -85,12 +85,48 @@ def test_unsafe_runs_an_ordinary_kernel_with_the_same_reference(tmp_path, monkey
     """make autograde UNSAFE=1 (`--JailedExecute.jail=none`): no bubblewrap needed."""
     folder = tmp_path / "autograded" / "alice" / "02_tokens"
     folder.mkdir(parents=True)
-    nb = notebook(new_code_cell("import os\nprint(os.getcwd())"),
-                  new_code_cell('from autograder import load_lesson\nprint(load_lesson("01").encode("hi", {"h": 0, "i": 1}))'))
+    nb = notebook(solution_cell("a", "import os\nprint(os.getcwd())"),
+                  solution_cell("b", 'from autograder import load_lesson\nprint(load_lesson("01").encode("hi", {"h": 0, "i": 1}))'))
     nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     nb, _ = JailedExecute(jail="none", timeout=60).preprocess(nb, resources_for(folder, tmp_path))
     assert ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells] == [f"{folder}\n", "[0, 1]\n"]
+
+
+def test_the_kernel_runs_a_copy_without_hidden_tests_or_demo_cells_and_the_outputs_come_back(tmp_path, monkeypatch):
+    folder = tmp_path / "autograded" / "alice" / "02_tokens"
+    folder.mkdir(parents=True)
+    # every source the kernel ran (IPython's In), searched for the delimiter (spelled so this cell has none)
+    spy = "print('hidden tests seen:', any(('BEGIN ' + 'HIDDEN') in str(v) for v in In))"
+    nb = notebook(solution_cell("encode", "print('solution ran')"),
+                  check_cell("check-encode", HIDDEN.replace("### END", f"print('{HIDDEN_MARK}')\n### END")
+                             + "print('visible part')"),
+                  demo_cell("print('demo ran')"),
+                  solution_cell("spy", spy))
+    nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
+    sources = [c.source for c in nb.cells]
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    resources = resources_for(folder, tmp_path)
+    nb, resources = JailedExecute(jail="none", timeout=60).preprocess(nb, resources)
+    printed = ["".join(o.get("text", "") for o in cell.outputs) for cell in nb.cells]
+    assert printed == ["solution ran\n", "visible part\n", "", "hidden tests seen: False\n"]
+    assert [c.source for c in nb.cells] == sources and HIDDEN_MARK in nb.cells[1].source  # the record is whole
+    assert "tags" not in nb.cells[2].metadata  # the skip tag was on the kernel's copy only
+    assert resources["gpt_course"]["kernel_seconds"] > 0
+
+
+def test_the_course_config_leaves_the_kernel_off_unless_asked(monkeypatch):
+    from traitlets.config import Config
+
+    from autograder.nbgrader_glue.commands import course_config  # noqa: F401 - the config's imports resolve
+
+    for value, enabled in (("", False), ("0", False), ("1", True)):
+        monkeypatch.setenv("GPT_COURSE_OUTPUTS", value)
+        config = Config()
+        namespace = {"get_config": lambda config=config: config}
+        exec(compile((REPO / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)
+        assert config.JailedExecute.enabled is enabled
+        assert JailedExecute in config.Autograde.autograde_preprocessors
 
 
 @needs_bwrap
@@ -101,10 +137,10 @@ def test_a_looping_cell_stops_at_its_cpu_time_and_the_next_cell_runs(tmp_path, m
     folder = tmp_path / "autograded" / "alice" / "02_tokens"
     folder.mkdir(parents=True)
     nb = notebook(
-        new_code_cell("import ctypes, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-                      "print(libc.syscall(272, 0), errno.errorcode.get(ctypes.get_errno()))"),  # x86-64 unshare(0)
-        new_code_cell("while True:\n    pass"),
-        new_code_cell("print('next cell')"),
+        solution_cell("a", "import ctypes, errno\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+                           "print(libc.syscall(272, 0), errno.errorcode.get(ctypes.get_errno()))"),  # x86-64 unshare(0)
+        solution_cell("b", "while True:\n    pass"),
+        solution_cell("c", "print('next cell')"),
     )
     nb.metadata.kernelspec = {"name": "gpt-course", "display_name": "Python (gpt-course)", "language": "python"}
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
