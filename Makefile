@@ -15,10 +15,10 @@ MAKEFLAGS += --no-print-directory
 lesson_arg = $(if $(LESSON),--lesson $(LESSON))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean exchange collect autograde feedback export gradescope gradescope-fresh-root bench-grading
+.PHONY: help setup data kernel lab formgrader browser jail test test-fast lint grade check-release fixtures release lock clean exchange collect autograde feedback export gradescope gradescope-fresh-root leaderboard bench-grading
 
 help: ## list the targets
-	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed data kernel ## create .venv, install pinned packages, fetch data, register the kernel
 	@$(PY) -m autograder.jail.install --check
@@ -105,13 +105,17 @@ feedback: ## instructors: nbgrader generate_feedback (LESSON=NN), checked for hi
 export: ## instructors: .nbgrader/grades.csv, Gradescope results.json per student, report.txt
 	$(PY) -m autograder.instructor export
 
-gradescope: ## instructors: build/gradescope/<lesson or course>.zip, an autograder for Gradescope (LESSON=NN)
+gradescope: ## instructors: build/gradescope/<lesson or course>.zip, an autograder for Gradescope (LESSON=NN, or LESSON=capstone: the leaderboard)
 	$(PY) -m autograder.gradescope.build $(lesson_arg)
 
 # setup.sh and run_autograder as Gradescope runs them, on a Debian root made by debootstrap (kept in
 # build/fresh-root/; FRESH=1 makes it again); this machine's pip settings pass as PIP_* variables.
 gradescope-fresh-root: ## maintainers and CI: the Gradescope zip set up and graded on a bare Debian root (as root; LESSON=NN)
 	$(PY) -m autograder.gradescope.fresh_root $(if $(LESSON),--lesson $(LESSON)) $(if $(FRESH),--fresh)
+
+leaderboard: ## instructors: retrain and rank a class's capstone runs (FROM=DIR of <student>/ folders; minutes each)
+	@test -n "$(FROM)" || { echo "make leaderboard FROM=DIR: a folder of <student>/ folders (lessons + capstone_run.json)" >&2; exit 1; }
+	$(PY) -m autograder leaderboard --from "$(FROM)"
 
 bench-grading: ## instructors: submissions per minute on every grading path (a fake class of 40; minutes)
 	$(PY) -m autograder.bench_grading

@@ -29,6 +29,15 @@ def main(argv=None) -> int:
     klass.add_argument("--jobs", type=int, help="students graded at once (default: the number of cores)")
     klass.add_argument("--jail", default="auto", choices=("auto", "bwrap", "landlock", "limits"))
 
+    board = commands.add_parser("leaderboard", help="the capstone leaderboard: retrain and rank a class's runs "
+                                                    "(autograder/leaderboard/)")
+    board.add_argument("--from", dest="folder", type=Path, required=True,
+                       help="a folder of <student>/ folders, each with its lesson folders and capstone_run.json")
+    board.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "leaderboard",
+                       help="where the table, the figure and <student>/results.json go (default build/leaderboard)")
+    board.add_argument("--jail", default="auto", choices=("auto", "bwrap", "landlock", "limits"))
+    board.add_argument("--no-references", action="store_true", help="skip training the course's presets")
+
     fixtures = commands.add_parser("fixtures", help="regenerate reference outputs from solutions/")
     fixtures.add_argument("--lesson", action="append", help="only this lesson (NN); may repeat")
 
@@ -61,6 +70,13 @@ def main(argv=None) -> int:
 
         results = grade_class(args.folder, args.out, args.jobs, args.jail)
         print(f"{len(results)} student(s) graded: {args.out / 'grades.csv'}, {args.out}/<student>/results.json")
+        return 0
+
+    if args.command == "leaderboard":
+        from .leaderboard.rank import rank_class
+
+        _, text = rank_class(args.folder, args.out, jail=args.jail, references=not args.no_references)
+        print(text + f"\n(written to {args.out}: leaderboard.txt, val_curves.png, <student>/results.json)")
         return 0
 
     from .fixtures import fixture_path, write

@@ -63,24 +63,35 @@ def hidden_tests(source: Source, lessons: list[str]) -> dict[str, str]:
 
 
 def build(lessons: list[str] | None = None, source: Source | None = None, out: Path = OUT,
-          seconds_per_submission: float = 60.0) -> Path:
+          seconds_per_submission: float = 60.0, capstone: dict | None = None) -> Path:
+    """The zip for `lessons`, or for the capstone leaderboard when lessons == ["capstone"]
+    (`capstone`: its course.json record, else leaderboard/gradescope.py trains the reference entries)."""
     source = source or Source.parse("solutions")
-    graded = sorted({t.lesson for t in all_tasks()} & set(source.lessons()))
-    chosen = sorted({lesson_id(x) for x in lessons}) if lessons else graded
-    missing = [lid for lid in chosen if lid not in graded]
-    if missing:
-        raise SystemExit(f"no graded lesson {', '.join(missing)} in {source}")
-    folders = {lid: source.lessons()[lid].name for lid in chosen}
-    name = folders[chosen[0]] if len(chosen) == 1 else "course"
-    reference = CompiledLessons.compile(source, [lid for lid in source.lessons() if lid < chosen[-1]],
-                                        Loader().read_notebook)
-    course = {"lessons": chosen, "folders": folders, "hidden": hidden_tests(source, chosen)}
+    if lessons and [str(x) for x in lessons] == ["capstone"]:
+        from ..leaderboard import gradescope as board
+
+        course = capstone or board.course_record(source)
+        reference, name = board.compiled_reference(source), board.NAME
+        files = "the lesson notebooks the capstone trains with, and capstone_run.json"
+        seconds_per_submission = max(seconds_per_submission, 600.0)
+    else:
+        graded = sorted({t.lesson for t in all_tasks()} & set(source.lessons()))
+        chosen = sorted({lesson_id(x) for x in lessons}) if lessons else graded
+        missing = [lid for lid in chosen if lid not in graded]
+        if missing:
+            raise SystemExit(f"no graded lesson {', '.join(missing)} in {source}")
+        folders = {lid: source.lessons()[lid].name for lid in chosen}
+        name = folders[chosen[0]] if len(chosen) == 1 else "course"
+        reference = CompiledLessons.compile(source, [lid for lid in source.lessons() if lid < chosen[-1]],
+                                            Loader().read_notebook)
+        course = {"lessons": chosen, "folders": folders, "hidden": hidden_tests(source, chosen)}
+        files = ", ".join(f"{f}.ipynb" for f in folders.values())
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{name}.zip"
     minutes = max(5, int(seconds_per_submission * 3 / 60) + 1)
     python = f"{sys.version_info[0]}.{sys.version_info[1]}"  # the compiled reference needs this minor version
     readme = README.format(name=name, python=python, timeout=minutes, memory=3, seconds=int(seconds_per_submission),
-                           files=", ".join(f"{f}.ipynb" for f in folders.values()))
+                           files=files)
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for script in ("setup.sh", "run_autograder"):
             info = zipfile.ZipInfo(script)
@@ -102,7 +113,8 @@ def build(lessons: list[str] | None = None, source: Source | None = None, out: P
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.gradescope.build", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lesson", action="append", help="only this lesson (NN); may repeat (default: all)")
+    parser.add_argument("--lesson", action="append",
+                        help="only this lesson (NN); may repeat (default: all); capstone: the leaderboard")
     parser.add_argument("--source", default="solutions", help="the course's source notebooks (default solutions)")
     args = parser.parse_args(argv)
     target = build(args.lesson, Source.parse(args.source))

@@ -61,6 +61,10 @@ def grade_submission(root: Path) -> dict:
     started = time.monotonic()
     source = root / "source"
     course = json.loads((source / "course.json").read_text())
+    if "capstone" in course:  # the capstone leaderboard: retrain the student's GPT, rank it
+        from ..leaderboard.gradescope import grade_submission as grade_capstone
+
+        return grade_capstone(root, course)
     lessons, hidden = course["lessons"], course.get("hidden", {})
     reference = CompiledLessons.read(source / "reference.bin")
     loader = Loader()

@@ -23,6 +23,15 @@ TEST = {
     },
 }
 
+# Gradescope's leaderboard: one entry per column, {"name", "value", "order": "asc" | "desc" (default)}
+LEADERBOARD_ENTRY = {
+    "type": "object",
+    "required": ["name", "value"],
+    "additionalProperties": False,
+    "properties": {"name": {"type": "string", "minLength": 1}, "value": {"type": ["number", "string"]},
+                   "order": {"enum": ["asc", "desc"]}},
+}
+
 RESULTS = {
     "type": "object",
     "required": ["tests"],
@@ -32,7 +41,7 @@ RESULTS = {
         "output_format": {"type": "string"}, "test_output_format": {"type": "string"},
         "test_name_format": {"type": "string"}, "visibility": VISIBILITY, "stdout_visibility": VISIBILITY,
         "extra_data": {"type": "object"}, "tests": {"type": "array", "items": TEST},
-        "leaderboard": {"type": "array"},
+        "leaderboard": {"type": "array", "items": LEADERBOARD_ENTRY},
     },
 }
 

@@ -28,7 +28,8 @@ class Job:
     """One thing to run on student code. kind: "task" (a check's exercise on a notebook), "namespace"
     (a check on the definitions of the process the worker was forked from: a notebook's own kernel),
     "serve" (load a notebook, then answer a hidden test's calls on socket `channel`: remote.Server),
-    or "hidden" (the grader's own record of an instructor's hidden test: its code, in `hidden`, goes
+    "train" (the capstone leaderboard: the lessons in folder `notebook` train a GPT as `settings` say and
+    hand back its weights: leaderboard/trainer.py), or "hidden" (the grader's own record of an instructor's hidden test: its code, in `hidden`, goes
     to the hidden-test runner only, never to a worker; the worker gets the matching "serve" job)."""
     id: int
     task: str
@@ -39,6 +40,7 @@ class Job:
     hidden: str | None = None
     channel: int | None = None
     wall_timeout: float = 0.0  # wall-clock seconds; 0: limits.wall_backstop(timeout)
+    settings: dict | None = None  # a "train" job's run (plain JSON data from the grader)
 
     @property
     def wall_seconds(self) -> float:
@@ -149,8 +151,14 @@ def _outcome(job: Job, loader, namespace: dict | None):
     from ..tasks import get_task
     from .remote import Server
 
-    task = get_task(job.task)
     with captured_output(OUTPUT_LIMIT) as printed:
+        if job.kind == "train":
+            from ..leaderboard.trainer import train_outcome
+
+            outcome = train_outcome(job.notebook, job.settings)
+            outcome.output = ""  # nothing the student's code printed leaves a leaderboard run
+            return outcome
+        task = get_task(job.task)
         if job.kind == "namespace":
             from ..check_cell import not_run_yet
 
