@@ -176,3 +176,14 @@ def test_a_function_level_import_counts(tmp_path):
     module = tmp_path / "calls.py"
     module.write_text("def f():\n    from .run import describe\n    return describe\n")
     assert imports_of("autograder.calls", module, {"autograder.run"}) == {"autograder.run": 2}
+
+
+def test_contributing_draws_every_layer():
+    """CONTRIBUTING.md's diagram names each module (or package) the layers list."""
+    text = (REPO_ROOT / "CONTRIBUTING.md").read_text()
+    drawing = text[text.index("## The grader's layers"):]
+    for _, members in LAYERS[:-1]:  # the capstone is the paragraph under the drawing
+        for member in members:
+            shown = member.removeprefix("autograder.").rstrip(".").replace(".", "/")
+            shown = shown if member.endswith(".") else shown + ".py"
+            assert shown in drawing, f"the drawing leaves out {shown}"
