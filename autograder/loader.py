@@ -278,7 +278,3 @@ def load_lesson(lesson, source: str | os.PathLike | Lessons | None = None,
         deps = dependencies_for(Source.parse(source) if source is not None else loader.default_source)
     return loader.load(lesson, source=source, deps=deps)
 
-
-def read_notebook(path: Path):
-    """The current loader's read_notebook (cached parse of a notebook file)."""
-    return current().read_notebook(path)
