@@ -20,6 +20,7 @@ from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, Clea
 
 import autograder.nbgrader_glue
 from autograder.nbgrader_glue import exchange
+from autograder.nbgrader_glue.check_cells import CheckCells
 from autograder.nbgrader_glue.flag_edited_cells import FlagEditedCells
 from autograder.nbgrader_glue.grade_checks import GradeChecks
 from autograder.nbgrader_glue.hide_hidden_tests import HideHiddenTests
@@ -46,10 +47,11 @@ c.CourseDirectory.autograded_directory = ".nbgrader/autograded"
 c.CourseDirectory.feedback_directory = ".nbgrader/feedback"
 c.CourseDirectory.db_url = "sqlite:///.nbgrader/gradebook.db"  # a real SQLite file, git-ignored
 
-# Released stubs name their task and carry a hint (see autograder/nbgrader_ext.py).
+# Check cells get their source, grade_id and points from the task registry (check_cells.py);
+# released stubs name their task and carry a hint (task_stubs.py).
 c.ClearSolutions.code_stub = {"python": "raise NotImplementedError()"}
 c.GenerateAssignment.preprocessors = [
-    IncludeHeaderFooter, InstantiateTests, LockCells, TaskStubs, ClearOutput, CheckCellMetadata,
+    CheckCells, IncludeHeaderFooter, InstantiateTests, LockCells, TaskStubs, ClearOutput, CheckCellMetadata,
     ComputeChecksums, SaveCells, ClearHiddenTests, ClearMarkScheme, ComputeChecksums, CheckCellMetadata,
 ]
 

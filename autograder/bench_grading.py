@@ -31,7 +31,8 @@ import nbformat
 
 from .nbgrader_glue.cells import with_answers
 from .nbgrader_glue.commands import environment
-from .paths import REPO_ROOT, lesson_dirs
+from .paths import REPO_ROOT
+from .source import lesson_dirs
 
 LESSONS = ("01", "02", "03")
 KINDS = ("reference", "partial", "wrong", "release")

@@ -21,6 +21,7 @@ from typing import Any, Callable
 import torch
 
 from .compare import CheckFailed, short, type_name
+from .wording import describe_exception, out_of_memory
 
 HINTS = [  # (pattern in the error message, what usually causes it); the first match is shown
     (r"Double.*Float|Float.*Double|double.*float|float.*double",
@@ -79,22 +80,11 @@ def describe(value: Any) -> str:
 
 
 def _reraise_named(name: str, args: tuple, kwargs: dict, err: Exception) -> None:
-    from .run import describe_exception  # run imports tasks, which imports this module
-
     shown = ", ".join([describe(a) for a in args] + [f"{k}={describe(v)}" for k, v in kwargs.items()])
     raise CheckFailed(f"{name}({shown}) {describe_exception(err)}{hint_for(err)}") from None
 
 
 PASS_THROUGH = (NotImplementedError, RecursionError, MemoryError, CheckFailed)  # run_exercise words these
-
-
-def out_of_memory(err: BaseException) -> bool:
-    """torch reports a failed allocation as a RuntimeError; run_exercise words it as a memory limit."""
-    try:
-        message = str(err)
-    except Exception:  # noqa: BLE001 - a student's exception whose str() fails
-        return False
-    return "can't allocate memory" in message or "not enough memory" in message
 
 
 def passes_through(err: BaseException) -> bool:

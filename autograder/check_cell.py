@@ -20,6 +20,7 @@ from .fixtures import expected_for
 from .jail.child import Job
 from .jail.client import run_forked
 from .loader import Loader
+from .reference import visible_to
 from .report import summary
 from .run import PASSED, Verdict, judge
 from .source import Source, dependencies_for
@@ -31,10 +32,6 @@ class CheckNotPassed(AssertionError):
 
     def _render_traceback_(self) -> list[str]:
         return [str(self)]
-
-
-def not_run_yet(name: str) -> str:
-    return f"{name} is not defined in this kernel yet: run the cell that defines it (above), then this check"
 
 
 _loader: Loader | None = None  # the reference lessons checks judge with, loaded once per kernel
@@ -51,7 +48,7 @@ def check_namespace(task_id: str, namespace: dict) -> Verdict:
     """The verdict of one task on the definitions in `namespace` (a kernel's globals)."""
     task = get_task(task_id)
     loader = reference_loader()
-    loader.preload([lid for lid in loader.deps.lessons() if lid < task.lesson], loader.deps)
+    loader.preload(visible_to(task.lesson, loader.deps.ids()), loader.deps)
     job = Job(0, task.id, "namespace", None, task.timeout, task.memory_gib)
     outcome = run_forked([job], loader=loader, namespace=namespace, readable=[Path.cwd()])[0]
     return judge(task, outcome, expected_for(task))

@@ -49,8 +49,8 @@ def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=Non
     measuring what the jail costs, never for untrusted notebooks).
     """
     source = Source.parse(source)
-    if not isinstance(deps, CompiledLessons):  # compiled: what a Gradescope zip carries instead of solutions/
-        deps = Source.parse(deps) if deps is not None else dependencies_for(source)
+    # compiled deps: what a Gradescope zip carries instead of solutions/
+    deps = Source.parse(deps) if deps is not None else dependencies_for(source)
     tasks = [t for t in all_tasks() if lessons is None or t.lesson in lessons]
     loader = Loader(deps=deps)
     jobs, outcomes, unreadable = [], {}, {}
@@ -79,10 +79,7 @@ def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=Non
     else:
         isolation = choose(jail)
         last = max((job.lesson for job in jobs), default="")
-        if isinstance(deps, CompiledLessons):
-            reference = deps.only([lid for lid in deps.ids() if lid < last])
-        else:
-            reference = CompiledLessons.compile(deps, [lid for lid in deps.lessons() if lid < last], loader.read_notebook)
+        reference = CompiledLessons.for_lesson(deps, last, loader.reader)
         visible = [job for job in jobs if job.kind != "hidden"]
         done = run_jobs(visible, isolation, readable=[source.root], reference=reference, parallel=parallel)
         if len(visible) < len(jobs):

@@ -24,20 +24,6 @@ def lesson_id(name: str | int | os.PathLike) -> str:
     return f"{int(match.group(1)):02d}"
 
 
-def lesson_dirs(source="lessons") -> dict[str, Path]:
-    """{'01': <source>/01_chars, ...}: shorthand for Source.parse(source).lessons()."""
-    from .source import Source
-
-    return Source.parse(source).lessons()
-
-
-def lesson_notebook(lesson, source="lessons") -> Path:
-    """<source>/NN_slug/NN_slug.ipynb: shorthand for Source.parse(source).notebook(lesson)."""
-    from .source import Source
-
-    return Source.parse(source).notebook(lesson)
-
-
 def read_tinyshakespeare() -> str:
     """The whole Tiny Shakespeare text (1,115,394 characters)."""
     if not SHAKESPEARE.exists():

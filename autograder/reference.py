@@ -13,41 +13,60 @@ import marshal
 import sys
 from pathlib import Path
 
-from .paths import lesson_id
+from .notebook import Cell, LessonCells, Lessons, NotebookReader
+from .paths import LessonNotFound, lesson_id
 
 # bytecode and marshal's format are fixed within a Python minor version (3.11.x), not across them
+REFERENCE_ENV = "GPT_COURSE_REFERENCE"  # a compiled reference file, set for jailed kernels (jail/kernel.py)
 MAGIC = f"gpt-course-reference-1 python{sys.version_info[0]}.{sys.version_info[1]}\n".encode()
 
 
-class CompiledLessons:
+def visible_to(lesson: str, lessons) -> list[str]:
+    """What a graded task of `lesson` may see of the reference: the lessons before its own, nothing more.
+
+    The one home of that rule: the compiled reference handed to a jail, the lessons a task's child
+    keeps (loader.Loader.keep_only_for), a kernel's earlier-lesson objects swapped for the reference
+    (loader.Loader.with_reference_dependencies) and a check cell's preloads all ask here."""
+    return sorted(lid for lid in {lesson_id(x) for x in lessons} if lid < lesson)
+
+
+class CompiledLessons(Lessons):
     """{lesson id: (folder name, [(cell index, marshalled code)])}, in notebook order."""
+
+    key = "compiled"
+    reference = True  # (notebook.Lessons)
 
     def __init__(self, lessons: dict[str, tuple[str, list[tuple[int, bytes]]]] | None = None):
         self.lessons = dict(lessons or {})
 
     @classmethod
-    def compile(cls, source, lessons, read_notebook) -> CompiledLessons:
+    def compile(cls, source: Lessons, lessons, reader: NotebookReader | None = None) -> CompiledLessons:
         """Compile the definition cells of these lessons of `source` (a Source of notebooks)."""
-        from .loader import cell_kind, cell_text, strip_magics
-
+        reader = reader or NotebookReader()
         compiled = {}
         for lid in sorted({lesson_id(x) for x in lessons}):
             try:
-                path = source.notebook(lid)
-                notebook = read_notebook(path)
+                found = source.lesson_cells(lid, reader)
             except Exception:  # noqa: BLE001 - a lesson that cannot be read is simply not handed over
                 continue
+            folder = Path(found.origin).parent.name
             cells = []
-            for index, cell in enumerate(notebook.cells):
-                if cell_kind(cell):
-                    where = f"<reference {path.parent.name}, cell {index}>"
-                    try:
-                        code = compile(strip_magics(cell_text(cell)), where, "exec", dont_inherit=True)
-                    except SyntaxError as err:  # (only when the dependencies are a student's own lessons)
-                        code = compile(f"raise SyntaxError({f'{where}: {err.msg}'!r})", where, "exec")
-                    cells.append((index, marshal.dumps(code)))
-            compiled[lid] = (path.parent.name, cells)
+            for cell in found.cells:
+                where = f"<reference {folder}, cell {cell.index}>"
+                try:
+                    code = compile(cell.code, where, "exec", dont_inherit=True)
+                except SyntaxError as err:  # (only when the dependencies are a student's own lessons)
+                    code = compile(f"raise SyntaxError({f'{where}: {err.msg}'!r})", where, "exec")
+                cells.append((cell.index, marshal.dumps(code)))
+            compiled[lid] = (folder, cells)
         return cls(compiled)
+
+    @classmethod
+    def for_lesson(cls, source: Lessons, lesson: str, reader: NotebookReader | None = None) -> CompiledLessons:
+        """What a graded task of `lesson` gets instead of solutions/: the earlier lessons, compiled."""
+        if isinstance(source, CompiledLessons):
+            return source.only(visible_to(lesson, source.ids()))
+        return cls.compile(source, visible_to(lesson, source.ids()), reader)
 
     def __contains__(self, lid: str) -> bool:
         return lid in self.lessons
@@ -66,12 +85,26 @@ class CompiledLessons:
 
     def cells(self, lid: str):
         """(index, code object) of a lesson's definition cells; LookupError if it was not handed over."""
-        from .paths import LessonNotFound
-
         if lid not in self.lessons:
             raise LessonNotFound(f"the reference of lesson {lid} is not available here (grading only "
                                  f"hands over the lessons before the one being graded)")
         return [(index, marshal.loads(data)) for index, data in self.lessons[lid][1]]
+
+    # -- the lesson store interface (notebook.Lessons) ----------------------------------------------
+
+    def cache_key(self, lesson) -> str:
+        return f"compiled {lesson_id(lesson)}"
+
+    def lesson_cells(self, lesson, reader: NotebookReader | None = None) -> LessonCells:
+        """Compiled cells: each one is trusted reference code, so any error fails the lesson ("setup")."""
+        lid = lesson_id(lesson)
+        return LessonCells(lid, self.name(lid), [Cell(index, "setup", f"reference lesson {lid}, cell {index}", code)
+                                                 for index, code in self.cells(lid)])
+
+    def forget_after(self, lesson: str) -> None:
+        """Keep only what a task of `lesson` may see (see visible_to)."""
+        keep = set(visible_to(lesson, self.lessons))
+        self.lessons = {lid: cells for lid, cells in self.lessons.items() if lid in keep}
 
     # -- as bytes: sent to the jail's worker, or a read-only file in a jailed kernel -------------------
 

@@ -8,24 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import traceback
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
 
-from .calls import out_of_memory
 from .compare import CheckFailed, to_plain
 from .tasks import Task
+from .wording import describe_exception, exception_line, not_defined, out_of_memory
 
 PASSED, FAILED, NOT_STARTED = "passed", "failed", "not started"
-
-
-class InputCalled(EOFError):
-    """What input() raises while grading: nobody is there to type an answer."""
-
-    def __init__(self, *args):
-        super().__init__(*(args or ("called input(); remove it (nobody can type answers while grading)",)))
 
 
 @dataclass
@@ -45,32 +37,6 @@ class Verdict:
     max_points: float
     reason: str = ""
     output: str = ""
-
-
-def where_in_notebook(tb) -> str:
-    """' (cell 7, line 3)' for the deepest traceback frame in a notebook cell, else ''."""
-    spot = ""
-    for frame in traceback.extract_tb(tb):
-        if "#cell" in frame.filename:
-            spot = f" (cell {frame.filename.rsplit('#cell', 1)[1]}, line {frame.lineno})"
-    return spot
-
-
-def describe_exception(err: BaseException) -> str:
-    try:
-        message = str(err).strip().splitlines()[0] if str(err).strip() else ""
-    except Exception:  # noqa: BLE001 - a student's exception class whose str() fails
-        message = ""
-    if isinstance(err, InputCalled):
-        return message + where_in_notebook(err.__traceback__)
-    text = f"raised {type(err).__name__}" + (f": {message}" if message else "")
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return text + where_in_notebook(err.__traceback__)
-
-
-def not_defined(name: str) -> str:
-    return f"{name} is not defined in the notebook (was its cell deleted or renamed?)"
 
 
 def run_exercise(task: Task, lookup: Callable[[str], Any], missing: Callable[[str], str] = not_defined) -> Outcome:
@@ -99,12 +65,12 @@ def run_exercise(task: Task, lookup: Callable[[str], Any], missing: Callable[[st
         return Outcome("error", reason="raised KeyboardInterrupt: remove that raise (or the input() it guards)")
     except BaseException as err:  # noqa: BLE001 - student code may raise anything
         if out_of_memory(err):
-            return Outcome("error", reason="ran out of memory (" + describe_exception(err)[7:80] + ")")
+            return Outcome("error", reason="ran out of memory (" + exception_line(err)[:73] + ")")
         return Outcome("error", reason=describe_exception(err))
     try:
         return Outcome("ok", value=to_plain(value))
     except BaseException as err:  # noqa: BLE001 - e.g. a tensor that cannot be copied
-        return Outcome("error", reason=f"returned something that cannot be checked ({describe_exception(err)[7:]})")
+        return Outcome("error", reason=f"returned something that cannot be checked ({exception_line(err)})")
 
 
 def judge(task: Task, outcome: Outcome, expected: Any) -> Verdict:

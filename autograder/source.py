@@ -15,13 +15,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .notebook import LessonCells, Lessons, NotebookReader, definition_cells, is_notebook_path
 from .paths import REPO_ROOT, LessonNotFound, lesson_id
 
 NAMED = {"lessons": REPO_ROOT / "lessons", "solutions": REPO_ROOT / "solutions"}
 
 
 @dataclass(frozen=True)
-class Source:
+class Source(Lessons):
     """A folder of lesson folders (`NN_slug/NN_slug.ipynb`), and whether it is the reference."""
 
     root: Path
@@ -29,8 +30,9 @@ class Source:
     label: str = ""  # how the user named it, for messages ("lessons", "solutions", a path)
 
     @classmethod
-    def parse(cls, text: str | os.PathLike | Source) -> Source:
-        if isinstance(text, Source):
+    def parse(cls, text: str | os.PathLike | Lessons) -> Source | Lessons:
+        """A Source from its name or path; a lesson store (a Source, the compiled reference) is kept."""
+        if isinstance(text, Lessons):
             return text
         name = str(text)
         if name in NAMED:
@@ -50,13 +52,40 @@ class Source:
 
     def notebook(self, lesson: str | int | os.PathLike) -> Path:
         """The notebook of a lesson here: <root>/NN_slug/NN_slug.ipynb (a path to an .ipynb is kept)."""
-        if str(lesson).endswith(".ipynb"):
+        if is_notebook_path(lesson):
             return Path(lesson)
         lid = lesson_id(lesson)
         folder = self.lessons().get(lid)
         if folder is None:
             raise LessonNotFound(f"no lesson {lid} in {self}")
         return folder / f"{folder.name}.ipynb"
+
+    # -- the lesson store interface (notebook.Lessons) ----------------------------------------------
+
+    @property
+    def key(self) -> str:
+        return str(self.root)
+
+    def ids(self) -> list[str]:
+        return list(self.lessons())
+
+    def cache_key(self, lesson) -> str:
+        return str(self.notebook(lesson).resolve())
+
+    def lesson_cells(self, lesson, reader: NotebookReader) -> LessonCells:
+        path = self.notebook(lesson)
+        lid = lesson_id(path.parent.name if path.parent.name[:2].isdigit() else path.stem)
+        return LessonCells(lid, str(path), definition_cells(reader.read(path), path))
+
+
+def lesson_dirs(source="lessons") -> dict[str, Path]:
+    """{'01': <source>/01_chars, ...}: shorthand for Source.parse(source).lessons()."""
+    return Source.parse(source).lessons()
+
+
+def lesson_notebook(lesson, source="lessons") -> Path:
+    """<source>/NN_slug/NN_slug.ipynb: shorthand for Source.parse(source).notebook(lesson)."""
+    return Source.parse(source).notebook(lesson)
 
 
 def reference() -> Source | None:
@@ -65,6 +94,6 @@ def reference() -> Source | None:
     return solutions if solutions.lessons() else None
 
 
-def dependencies_for(submission: Source) -> Source:
+def dependencies_for(submission: Lessons) -> Lessons:
     """Where a graded lesson's earlier lessons come from: the reference, else the submission itself."""
-    return reference() or submission
+    return submission if submission.reference else reference() or submission

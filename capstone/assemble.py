@@ -9,18 +9,20 @@ Before training from your own notebooks, `require_passing` grades the lessons th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from autograder.loader import LessonLoadError, definition_cells, load_lesson, read_notebook
+from autograder import loader
+from autograder.loader import LessonLoadError, load_lesson
 from autograder.source import Source
-from autograder.paths import REPO_ROOT, LessonNotFound, lesson_notebook, read_tinyshakespeare
+from autograder.paths import REPO_ROOT, LessonNotFound, read_tinyshakespeare
+from autograder.source import lesson_notebook
 
 from .errors import CapstoneError
 
@@ -59,24 +61,11 @@ def load_course(source: Source, lessons=None) -> SimpleNamespace:
 
 # --- which lessons must pass -------------------------------------------------------------------
 
-_LOAD_CALL = re.compile(r"load_lesson\(\s*['\"]?(\d+)")
-
-
 def needed_lessons(source: Source, roots=None) -> list[str]:
-    """The lessons in USES (or `roots`) plus every lesson they load (their set-up cells' load_lesson calls)."""
-    todo, seen = list(roots or USES), set()
-    while todo:
-        lesson = todo.pop()
-        if lesson in seen:
-            continue
-        seen.add(lesson)
-        try:
-            nb = read_notebook(lesson_notebook(lesson, source))
-        except (LessonLoadError, LessonNotFound):
-            continue  # grading reports the missing or broken notebook
-        for _, text in definition_cells(nb):
-            todo += [f"{int(n):02d}" for n in _LOAD_CALL.findall(text)]
-    return sorted(seen)
+    """The lessons in USES (or `roots`) plus every lesson they load (their set-up cells' load_lesson calls).
+
+    A missing or broken notebook ends its branch: grading reports it."""
+    return sorted(source.lesson_graph(roots or USES, loader.current().reader))
 
 
 def _fingerprint(source: Source, lessons: list[str]) -> str:
@@ -204,3 +193,27 @@ def shakespeare() -> str:
         return read_tinyshakespeare()
     except FileNotFoundError as err:
         raise CapstoneError(str(err)) from None
+
+
+# --- the model's configuration ---------------------------------------------------------------
+
+def model_config_dict(gpt_config) -> dict:
+    return dataclasses.asdict(gpt_config) if dataclasses.is_dataclass(gpt_config) else dict(vars(gpt_config))
+
+
+def gpt_config_for(course, config, vocab_size: int):
+    """Lesson 07's GPTConfig for this run: every field TrainConfig shares with it, vocab_size from the tokenizer.
+
+    Derived from the dataclass's fields, so a field added to GPTConfig needs no edit here: a preset sets
+    it once TrainConfig has a field of that name (which also makes it a --flag); until then it keeps
+    GPTConfig's default."""
+    try:
+        names = [f.name for f in dataclasses.fields(course.GPTConfig)]
+    except TypeError:
+        raise NotReady("GPTConfig (lesson 07's set-up cell) is not a dataclass any more: "
+                                "restore that cell") from None
+    settings = {name: getattr(config, name) for name in names if name != "vocab_size" and hasattr(config, name)}
+    try:
+        return course.GPTConfig(vocab_size=vocab_size, **settings)
+    except TypeError as err:
+        raise NotReady(f"lesson 07's GPTConfig does not take the fields the capstone needs: {err}") from None

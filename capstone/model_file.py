@@ -29,9 +29,12 @@ from pathlib import Path
 
 import torch
 
-from autograder.loader import LessonLoadError, definition_cells, read_notebook
+from autograder import loader
+from autograder.loader import LessonLoadError
+from autograder.notebook import called_name as _called_name
 from autograder.source import Source
-from autograder.paths import REPO_ROOT, LessonNotFound, lesson_id, lesson_notebook
+from autograder.paths import REPO_ROOT, LessonNotFound
+from autograder.source import lesson_notebook
 
 from . import assemble
 from .errors import CapstoneError, print_error
@@ -61,30 +64,10 @@ class Unit:
     uses: set[str] = field(default_factory=set)
 
 
-def _cell_code(text: str) -> str:
-    """What the loader runs, less the nbgrader markers: a magic (%, !) becomes `pass`, as in the loader
-    (a statement that defines nothing, so it stays out of model.py)."""
-    return "\n".join("pass  # " + line.strip() if line.lstrip().startswith(("%", "!")) else line
-                     for line in text.split("\n") if not _MARKER.match(line))
-
-
-def _load_calls(tree: ast.AST) -> list[str]:
-    """Lesson ids of the load_lesson("NN") calls in a cell."""
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and _called_name(node) == "load_lesson" and node.args:
-            arg = node.args[0]
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, (str, int)):
-                try:
-                    found.append(lesson_id(arg.value))
-                except LessonNotFound:
-                    pass
-    return found
-
-
-def _called_name(call: ast.Call) -> str:
-    func = call.func
-    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+def _cell_code(code: str) -> str:
+    """What the loader runs (magics already made `pass`: a statement that defines nothing, so it stays
+    out of model.py), less the nbgrader markers."""
+    return "\n".join(line for line in code.split("\n") if not _MARKER.match(line))
 
 
 def _parse(path: Path, index: int, code: str) -> ast.Module:
@@ -97,23 +80,16 @@ def _parse(path: Path, index: int, code: str) -> ast.Module:
 def read_lessons(source: Source) -> list[tuple[str, Path, list[tuple[int, str]]]]:
     """(lesson, notebook, [(cell index, code)]) for the model lesson and every lesson it loads,
     those loaded first: the order the loader ran them in."""
-    order, seen = [], set()
-
-    def visit(lesson: str) -> None:
-        if lesson in seen:
-            return
-        seen.add(lesson)
+    reader, order = loader.current().reader, []
+    for lesson in source.lesson_graph([model_lesson()[0]], reader):  # the lesson graph: notebook.Lessons
         try:
             path = lesson_notebook(lesson, source)
-            cells = [(i, _cell_code(text)) for i, text in definition_cells(read_notebook(path))]
+            cells = [(cell.index, _cell_code(cell.code)) for cell in source.lesson_cells(lesson, reader).cells]
         except (LessonLoadError, LessonNotFound) as err:
             raise CapstoneError(f"cannot read lesson {lesson} from {source}: {err}") from None
         for index, code in cells:
-            for dep in _load_calls(_parse(path, index, code)):
-                visit(dep)
+            _parse(path, index, code)  # a cell that does not parse is named here, before anything is written
         order.append((lesson, path, cells))
-
-    visit(model_lesson()[0])
     return order
 
 
@@ -475,13 +451,12 @@ def main(argv=None) -> int:
                 against = f"the weights in {ckpt}"
             else:  # no training yet: check against a fresh model of the test preset's size
                 from .presets import PRESETS
-                from .train import gpt_config_for, model_config_dict
 
-                gpt_config = gpt_config_for(course, PRESETS["test"], vocab_size=65)
+                gpt_config = assemble.gpt_config_for(course, PRESETS["test"], vocab_size=65)
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(0)
                     model = course.GPT(gpt_config)
-                model_config, against = model_config_dict(gpt_config), "a fresh model (no checkpoint there yet)"
+                model_config, against = assemble.model_config_dict(gpt_config), "a fresh model (no checkpoint there yet)"
         except NotImplementedError as err:
             raise CapstoneError(f"{path} was written, but cannot be checked: your lesson code is not finished "
                                 f"({err})") from None

@@ -20,14 +20,23 @@ import torch
 from autograder.loader import LessonLoadError, load_lesson
 from autograder.paths import LessonNotFound
 from autograder.source import Source
+from autograder.tasks import all_tasks
 
 from . import assemble
 from .errors import CapstoneError
 from .precision import alternate_timings, autocast
 from .presets import FALLBACK, TrainConfig, field_names, get_preset, with_overrides
 
-LESSON = "13"
-USES = ["newton_schulz", "Muon", "configure_optimizer"]  # what the capstone takes from lesson 13
+USES = ["newton_schulz", "Muon", "configure_optimizer"]  # what the capstone takes from the Muon lesson
+
+
+def muon_lesson() -> str:
+    """The lesson that teaches Muon: the one whose task grades `Muon` (found from autograder/checks/,
+    so renumbering or inserting lessons needs no edit here)."""
+    for task in all_tasks():
+        if task.target.split(".")[0] == "Muon":
+            return task.lesson
+    raise CapstoneError("no task in autograder/checks/ grades Muon: the capstone cannot find the Muon lesson")
 NS_TIMINGS = 5  # timed orthogonalisations per precision when ns_precision is "auto"
 
 
@@ -69,24 +78,25 @@ class Optimizers:
 
 
 def load_muon_lesson(source: Source):
-    """Lesson 13's module from `source`, or None with the reason it cannot be used."""
+    """The Muon lesson's module from `source`, or None with the reason it cannot be used."""
+    lesson = muon_lesson()
     try:
-        module = load_lesson(LESSON, source=source)
+        module = load_lesson(lesson, source=source)
     except (LessonLoadError, LessonNotFound) as err:
-        return None, f"cannot load lesson {LESSON}: {err}"
+        return None, f"cannot load lesson {lesson}: {err}"
     missing = [name for name in USES if not hasattr(module, name)]
     if missing:
-        return None, f"lesson {LESSON} defines no {', '.join(missing)}"
+        return None, f"lesson {lesson} defines no {', '.join(missing)}"
     return module, ""
 
 
 def muon_problem(source: Source, grade: bool = True) -> str:
-    """Why lesson 13 cannot train yet ('' when it can): a failing task, or a notebook that does not load."""
+    """Why the Muon lesson cannot train yet ('' when it can): a failing task, or a notebook that does not load."""
     if source.reference:
         return ""  # the reference passes its own checks (tests/test_fixtures.py)
     if not grade:
         return load_muon_lesson(source)[1]
-    failing = assemble.failing_tasks(source, [LESSON])
+    failing = assemble.failing_tasks(source, [muon_lesson()])
     if not failing:
         return ""
     first = failing[0]
@@ -117,8 +127,9 @@ def choose(preset: str, config: TrainConfig, overrides: dict, source: Source, gr
         new_preset, new_config = preset, replace(config, optimizer="adamw")
     if say is None:
         say = print if os.environ.get("RANK", "0") == "0" else (lambda *a, **k: None)
-    note = (f"note: lesson 13 (Muon) does not pass yet ({problem}): training {new_preset} with AdamW instead "
-            f"(make grade LESSON=13 says why)")
+    lesson = muon_lesson()
+    note = (f"note: lesson {lesson} (Muon) does not pass yet ({problem}): training {new_preset} with AdamW instead "
+            f"(make grade LESSON={lesson} says why)")
     if fallback and kept:
         note += f"; with your {flags(kept)}"
     if unused:
@@ -159,7 +170,7 @@ def build(course, model, config: TrainConfig, source: Source):
     matrices = [p for opt in muons for group in opt.param_groups for p in group["params"]]
     precision, why = ns_precision(lesson.newton_schulz, matrices, device_type, config.ns_precision)
     if os.environ.get("RANK", "0") == "0":
-        print(f"optimizer: your Muon (lesson 13) for {len(matrices)} block matrices, AdamW for the rest; "
+        print(f"optimizer: your Muon (lesson {muon_lesson()}) for {len(matrices)} block matrices, AdamW for the rest; "
               f"Newton-Schulz in {precision} ({why})")
     return Optimizers(parts, low_precision=muons if precision == "bfloat16" else (), device_type=device_type)
 

@@ -151,28 +151,6 @@ def weights_digest(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def model_config_dict(gpt_config) -> dict:
-    return dataclasses.asdict(gpt_config) if dataclasses.is_dataclass(gpt_config) else dict(vars(gpt_config))
-
-
-def gpt_config_for(course, config: TrainConfig, vocab_size: int):
-    """Lesson 07's GPTConfig for this run: every field TrainConfig shares with it, vocab_size from the tokenizer.
-
-    Derived from the dataclass's fields, so a field added to GPTConfig needs no edit here: a preset sets
-    it once TrainConfig has a field of that name (which also makes it a --flag); until then it keeps
-    GPTConfig's default."""
-    try:
-        names = [f.name for f in dataclasses.fields(course.GPTConfig)]
-    except TypeError:
-        raise assemble.NotReady("GPTConfig (lesson 07's set-up cell) is not a dataclass any more: "
-                                "restore that cell") from None
-    settings = {name: getattr(config, name) for name in names if name != "vocab_size" and hasattr(config, name)}
-    try:
-        return course.GPTConfig(vocab_size=vocab_size, **settings)
-    except TypeError as err:
-        raise assemble.NotReady(f"lesson 07's GPTConfig does not take the fields the capstone needs: {err}") from None
-
-
 # --- the run: set_up, train_loop, finish ------------------------------------------------------------
 
 @dataclass
@@ -246,7 +224,7 @@ class Run:
         """Lesson 10's save_checkpoint (made atomic), with the capstone's record: rank 0 only."""
         if not self.rt.is_main:
             return
-        record = {"model_config": model_config_dict(self.gpt_config), "tokenizer": self.tokenizer.identity,
+        record = {"model_config": assemble.model_config_dict(self.gpt_config), "tokenizer": self.tokenizer.identity,
                   "train_config": dataclasses.asdict(self.config), "source": str(self.source), "step": self.step,
                   "train_time": self.train_time, "cpu_time": self.cpu_time,
                   "warmup_end_time": self.warmup_end_time, "history": self.history}
@@ -300,7 +278,7 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
     train_data, val_data = course.train_val_split(data, 0.9)
 
     # 3. model (lessons 07-09) and optimizer (lesson 10's AdamW, or lesson 13's Muon + AdamW)
-    gpt_config = gpt_config_for(course, config, tokenizer.vocab_size)
+    gpt_config = assemble.gpt_config_for(course, config, tokenizer.vocab_size)
     torch.manual_seed(config.seed)  # same seed on every process: identical initial weights
     model = course.GPT(gpt_config).to(rt.device)
     optimizer = optim.build(course, model, config, source)
@@ -310,7 +288,7 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
 
     # 4. resume: the checkpoint must hold this model and vocabulary
     if record is not None:
-        checkpoint.check_compatible(ckpt_path, record, model_config_dict(gpt_config), tokenizer.identity)
+        checkpoint.check_compatible(ckpt_path, record, assemble.model_config_dict(gpt_config), tokenizer.identity)
         saved = checkpoint.load(course, ckpt_path, model, optimizer)
         state.step, state.train_time = int(saved.get("step", record["step"])), record["train_time"]
         state.cpu_time = record.get("cpu_time", state.train_time)
@@ -318,7 +296,7 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
 
     # 5. the student's whole GPT in one file, checked against the model just built (rank 0 writes files)
     if rt.is_main:
-        _, problem = model_file.write_checked(source, out, model, model_config_dict(gpt_config))
+        _, problem = model_file.write_checked(source, out, model, assemble.model_config_dict(gpt_config))
         if problem:
             state.say(f"note: {state.model_path} {problem}; your notebooks stay the source of truth")
 

@@ -55,7 +55,7 @@ def paste_reference(student_notebook: Path, out: Path) -> Path:
     solved everything would hand in)."""
     import nbformat
 
-    from autograder.paths import lesson_notebook
+    from autograder.source import lesson_notebook
 
     reference = nbformat.read(lesson_notebook(student_notebook.parent.name, "solutions"), as_version=4)
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in reference.cells

@@ -261,7 +261,7 @@ def test_gpt_config_is_derived_from_the_lessons_dataclass():
 
     from capstone.assemble import NotReady
     from capstone.presets import PRESETS
-    from capstone.train import gpt_config_for
+    from capstone.assemble import gpt_config_for
 
     @dataclasses.dataclass
     class GPTConfig:  # a future lesson 07 with one field more and one field fewer

@@ -25,6 +25,7 @@ from autograder.gradescope.schema import validate
 from autograder.grade import grade
 from autograder.nbgrader_glue.instructor import encodings
 from autograder.source import Source
+from autograder.nbgrader_glue.cells import check_task_id
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
@@ -54,7 +55,7 @@ def autograder_zip(tmp_path_factory):
     shutil.copytree(REPO / "solutions" / LESSON, source / LESSON)
     path = source / LESSON / f"{LESSON}.ipynb"
     nb = nbformat.read(path, as_version=4)
-    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "check-01-encode")
+    cell = next(c for c in nb.cells if check_task_id(c) == "01.encode")
     cell.source = HIDDEN_TEST + cell.source
     nbformat.write(nb, path)
     return build(["01"], Source.parse(source), out=tmp_path_factory.mktemp("zip"))

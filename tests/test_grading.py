@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from autograder.paths import lesson_dirs
+from autograder.source import lesson_dirs
 from autograder.report import max_score
 from autograder.tasks import all_tasks
 from tests.conftest import REPO, paste_reference, run

@@ -164,11 +164,10 @@ def hidden_outcome(root: Path, code: str, timeout: float = 10.0):
     from autograder.jail.child import Job
     from autograder.jail.client import choose
     from autograder.jail.hidden import run_hidden
-    from autograder.loader import Loader
     from autograder.reference import CompiledLessons
 
     deps = Source.parse("solutions")
-    reference = CompiledLessons.compile(deps, [lid for lid in deps.lessons() if lid < "07"], Loader().read_notebook)
+    reference = CompiledLessons.for_lesson(deps, "07")
     notebook = root / LESSON / f"{LESSON}.ipynb"
     job = Job(0, "07.head", "hidden", str(notebook), timeout=timeout, hidden=code)
     return run_hidden([job], choose("auto"), readable=[root], reference=reference)[0]

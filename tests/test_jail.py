@@ -44,6 +44,7 @@ import pytest
 
 from autograder.jail import bwrap
 from autograder.nbgrader_glue.instructor import encodings
+from autograder.nbgrader_glue.cells import check_task_id
 from tests.conftest import REPO, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not bwrap.usable()[0], reason="bubblewrap: " + bwrap.usable()[1])]
@@ -226,7 +227,7 @@ def world(tmp_path_factory):
     shutil.copytree(REPO / "solutions" / LESSON, course / "solutions" / LESSON)
     source = course / "solutions" / LESSON / f"{LESSON}.ipynb"
     nb = nbformat.read(source, as_version=4)
-    check = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "check-01-encode")
+    check = next(c for c in nb.cells if check_task_id(c) == "01.encode")
     check.source = HIDDEN_TEST + check.source
     nbformat.write(nb, source)
     done = run(sys.executable, "-m", "nbgrader", "generate_assignment", LESSON, "--force", "--log-level=WARN",

@@ -7,7 +7,7 @@ import pytest
 
 from autograder import LessonLoadError, load_lesson
 from autograder.loader import why_missing
-from autograder.paths import lesson_notebook
+from autograder.source import lesson_notebook
 
 REFERENCE = lesson_notebook("01", "solutions")
 

@@ -10,7 +10,7 @@ import nbformat
 
 from autograder.fixtures import expected_for
 from autograder.loader import load_lesson
-from autograder.paths import lesson_notebook
+from autograder.source import lesson_notebook
 from autograder.run import judge, run_exercise
 from autograder.tasks import get_task
 from tests.conftest import verdict_of

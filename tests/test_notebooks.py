@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from autograder.paths import lesson_dirs
+from autograder.source import lesson_dirs
 
 SOLUTIONS = lesson_dirs("solutions")
 

@@ -13,7 +13,7 @@ import subprocess
 import nbformat
 import pytest
 
-from autograder.paths import lesson_dirs
+from autograder.source import lesson_dirs
 from autograder.release import LEAK_MARKERS, ReleaseError, differences, release
 from autograder.tasks import all_tasks
 

@@ -21,7 +21,8 @@ from autograder.jail.child import Job
 from autograder.jail.client import choose, decode, run_forked, run_jobs
 from autograder.jail.frames import OUTPUT_LIMIT
 from autograder.loader import Loader
-from autograder.paths import REPO_ROOT, lesson_dirs, lesson_notebook
+from autograder.paths import REPO_ROOT
+from autograder.source import lesson_dirs, lesson_notebook
 from autograder.report import max_score, results_json
 from autograder.run import FAILED, NOT_STARTED, PASSED, Outcome, judge
 from autograder.tasks import REGISTRY, Task, get_task

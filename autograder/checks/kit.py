@@ -14,7 +14,7 @@ from torch import nn
 
 from ..calls import hint_for, passes_through
 from ..compare import CheckFailed
-from ..run import describe_exception
+from ..wording import describe_exception
 
 
 def generator(seed: int) -> torch.Generator:

@@ -13,7 +13,7 @@ from collections import Counter
 import torch
 
 from ..compare import CheckFailed, type_name
-from ..run import describe_exception
+from ..wording import describe_exception
 from ..tasks import task
 from .kit import generator
 

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import nbformat
 
-from ..loader import Loader
 from ..nbgrader_glue.cells import check_task_id, hidden_code
 from ..paths import REPO_ROOT, lesson_id
 from ..reference import CompiledLessons
@@ -82,8 +81,7 @@ def build(lessons: list[str] | None = None, source: Source | None = None, out: P
             raise SystemExit(f"no graded lesson {', '.join(missing)} in {source}")
         folders = {lid: source.lessons()[lid].name for lid in chosen}
         name = folders[chosen[0]] if len(chosen) == 1 else "course"
-        reference = CompiledLessons.compile(source, [lid for lid in source.lessons() if lid < chosen[-1]],
-                                            Loader().read_notebook)
+        reference = CompiledLessons.for_lesson(source, chosen[-1])
         course = {"lessons": chosen, "folders": folders, "hidden": hidden_tests(source, chosen)}
         files = ", ".join(f"{f}.ipynb" for f in folders.values())
     out.mkdir(parents=True, exist_ok=True)

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import sys
 import tempfile
-import types
 from dataclasses import asdict, dataclass
 
 from . import landlock, seccomp
@@ -71,7 +69,7 @@ class _NoInput(io.TextIOBase):
         return True
 
     def read(self, *args):
-        from ..run import InputCalled
+        from ..wording import InputCalled
 
         raise InputCalled()
 
@@ -147,7 +145,8 @@ def run(job: Job, send: int, loader, sandbox: Sandbox, namespace: dict | None = 
 
 def _outcome(job: Job, loader, namespace: dict | None):
     from ..loader import LessonLoadError, why_missing
-    from ..run import Outcome, captured_output, describe_exception, run_exercise
+    from ..run import Outcome, captured_output, run_exercise
+    from ..wording import describe_exception, not_run_yet
     from ..tasks import get_task
     from .remote import Server
 
@@ -160,9 +159,7 @@ def _outcome(job: Job, loader, namespace: dict | None):
             return outcome
         task = get_task(job.task)
         if job.kind == "namespace":
-            from ..check_cell import not_run_yet
-
-            with_reference_dependencies(namespace, job.lesson, loader)
+            loader.with_reference_dependencies(namespace, job.lesson)
             outcome = run_exercise(task, namespace.__getitem__, missing=not_run_yet)
         else:
             try:
@@ -180,34 +177,3 @@ def _outcome(job: Job, loader, namespace: dict | None):
                                            missing=lambda name: why_missing(module, name))
     outcome.output = printed.text()
     return outcome
-
-
-_LESSON_MODULE = re.compile(r"lesson(\d\d)")
-
-
-def with_reference_dependencies(namespace: dict, lesson: str, loader) -> None:
-    """In a kernel's copy (this child's): earlier lessons' objects become the reference versions.
-
-    A notebook's set-up cell binds names from earlier lessons (`Block = L08.Block`): in the student's
-    kernel those are the student's own. `make grade` loads them from the reference, so a lesson is
-    judged on its own code only; this makes a check cell judge exactly the same way.
-    """
-    references = {}
-    for name, value in list(namespace.items()):
-        owner = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
-        match = _LESSON_MODULE.fullmatch(owner) if isinstance(owner, str) else None
-        if not match or match.group(1) >= lesson:
-            continue
-        lid = match.group(1)
-        if lid not in references:
-            try:
-                references[lid] = loader.load(lid, source=loader.deps, deps=loader.deps)
-            except Exception:  # noqa: BLE001 - no reference here: the student's own stays
-                references[lid] = None
-        reference = references[lid]
-        if reference is None:
-            continue
-        if isinstance(value, types.ModuleType):
-            namespace[name] = reference
-        elif hasattr(reference, getattr(value, "__name__", "")):
-            namespace[name] = getattr(reference, value.__name__)

@@ -38,6 +38,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Float, Integer, Unicode
 
 from ..paths import REPO_ROOT
+from ..reference import REFERENCE_ENV
 from . import bwrap, landlock, seccomp
 from .limits import FILE_LIMIT, PidsCgroup
 
@@ -73,7 +74,7 @@ class JailedKernelManager(AsyncKernelManager):
 
     async def start_kernel(self, **kw):
         if self.jail != "bwrap" and self.reference:  # an ordinary kernel: the reference through its environment
-            kw["env"] = {**kw.get("env", os.environ), "GPT_COURSE_REFERENCE": self.reference}
+            kw["env"] = {**kw.get("env", os.environ), REFERENCE_ENV: self.reference}
         await super().start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
@@ -84,7 +85,7 @@ class JailedKernelManager(AsyncKernelManager):
         if self.reference:
             shutil.copy(self.reference, reference)
         env = {"PYTHONPATH": str(REPO_ROOT), "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", ""),
-               "GPT_COURSE_REFERENCE": reference if self.reference else "",
+               REFERENCE_ENV: reference if self.reference else "",
                "GPT_COURSE_KERNEL_MEMORY_GIB": str(self.memory_gib),
                "GPT_COURSE_CELL_CPU_SECONDS": str(self.cpu_seconds_per_cell),
                "GPT_COURSE_NOTEBOOK_CPU_SECONDS": str(notebook_cpu_seconds(self.cells, self.cpu_seconds_per_cell))}

@@ -1,6 +1,7 @@
 """The course's glue to nbgrader: commands, configuration and plug-ins, one per file.
 
 Release (generate_assignment):
+  check_cells.CheckCells                     check cells' source, grade_id and points from the task registry
   task_stubs.TaskStubs                       stubs name their task: NotImplementedError("01.encode: <hint>")
 Autograde, reading:
   plain_file_exporter.PlainFileExporter      a submitted notebook is read only if it is a plain file

@@ -21,6 +21,16 @@ def check_task_id(cell) -> str | None:
     return match.group(1) if match else None
 
 
+def check_source(task_id: str) -> str:
+    """The line a check cell runs: `check("01.encode")` (CHECK_CALL reads it back)."""
+    return f'check("{task_id}")'
+
+
+def check_grade_id(task_id: str) -> str:
+    """The nbgrader grade_id of a task's check cell: 'check-01-encode'."""
+    return "check-" + task_id.replace(".", "-", 1)
+
+
 def without_hidden_tests(source: str) -> str:
     """The source as released: nbgrader's ClearHiddenTests applied to it."""
     cell = NotebookNode(cell_type="code", source=source, metadata={})

@@ -32,7 +32,6 @@ from traitlets import Float, Unicode
 
 from ..jail.kernel import CELL_CPU_SECONDS, JailedKernelManager
 from ..jail.limits import wall_backstop
-from ..loader import Loader
 from ..paths import lesson_id
 from ..reference import CompiledLessons
 from ..source import Source
@@ -80,8 +79,7 @@ class JailedExecute(Execute):
         self._cells = sum(1 for cell in run.cells if cell.cell_type == "code")
         lesson = lesson_id(resources["nbgrader"]["assignment"])
         source = course_source()
-        compiled = CompiledLessons.compile(source, [lid for lid in source.lessons() if lid < lesson],
-                                           Loader().read_notebook)
+        compiled = CompiledLessons.for_lesson(source, lesson)
         handle, self._reference = tempfile.mkstemp(prefix="gpt-course-reference-", suffix=".bin")
         with os.fdopen(handle, "wb") as f:
             f.write(compiled.to_bytes())

@@ -19,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..paths import REPO_ROOT, lesson_dirs, lesson_id
+from ..paths import REPO_ROOT, lesson_id
+from ..source import lesson_dirs
 from .commands import environment, nbgrader
 
 LEAK_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",

@@ -16,7 +16,8 @@ from typing import Callable
 
 import nbformat
 
-from autograder.paths import REPO_ROOT, lesson_notebook
+from autograder.paths import REPO_ROOT
+from autograder.source import lesson_notebook
 
 REFERENCE = lesson_notebook("01", "solutions")
 TASKS = ("01.vocab", "01.tables", "01.encode", "01.decode")

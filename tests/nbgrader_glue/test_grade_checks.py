@@ -15,6 +15,7 @@ import pytest
 
 from autograder.jail import bwrap
 from autograder.nbgrader_glue.cells import check_task_id, hidden_lines
+from autograder.nbgrader_glue.check_cells import CheckCells
 from autograder.nbgrader_glue.commands import FLAGS_KEY
 from autograder.nbgrader_glue.grade_checks import GradeChecks
 from autograder.tasks import lesson_tasks
@@ -40,7 +41,9 @@ def by_id(nb) -> dict:
 
 
 def reference():
-    return nbformat.read(REPO / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
+    """The reference notebook with its check cells as a release writes them (grade_id, points)."""
+    nb = nbformat.read(REPO / "solutions" / LESSON / f"{LESSON}.ipynb", as_version=4)
+    return CheckCells().preprocess(nb, {"nbgrader": {"assignment": LESSON, "notebook": LESSON}})[0]
 
 
 def release(release_dir):
