@@ -20,17 +20,19 @@ PACKAGES = ("autograder", "capstone")
 # A name ending in "." is every module under that package.
 LAYERS = [
     ("files and formats", ["autograder.paths", "autograder.printable", "autograder.submission_files",
-                           "autograder.compare", "autograder.gradescope.schema"]),
+                           "autograder.compare", "autograder.gradescope.schema", "autograder.leaderboard.rules"]),
     ("reading a notebook", ["autograder.notebook", "autograder.wording"]),
     ("lesson stores", ["autograder.source", "autograder.reference"]),
     ("loading", ["autograder.loader"]),
     ("tasks and checks", ["autograder.calls", "autograder.misconceptions", "autograder.tasks",
-                          "autograder.checks.", "autograder.run", "autograder.fixtures"]),
+                          "autograder.checks.", "autograder.run", "autograder.fixtures",
+                          "autograder.leaderboard.trainer"]),
     ("the jail", ["autograder.jail."]),
-    ("grading", ["autograder.grade", "autograder.check_cell", "autograder.report"]),
+    ("grading", ["autograder.grade", "autograder.check_cell", "autograder.report", "autograder.leaderboard.judge",
+                 "autograder.leaderboard.entry", "autograder.leaderboard.board"]),
     ("commands", ["autograder.__main__", "autograder.grade_class", "autograder.bench_grading",
                   "autograder.instructor", "autograder.release", "autograder.gradescope.",
-                  "autograder.nbgrader_glue."]),
+                  "autograder.nbgrader_glue.", "autograder.leaderboard.rank", "autograder.leaderboard.gradescope"]),
     ("capstone", ["capstone."]),
 ]
 
@@ -187,3 +189,16 @@ def test_contributing_draws_every_layer():
             shown = member.removeprefix("autograder.").rstrip(".").replace(".", "/")
             shown = shown if member.endswith(".") else shown + ".py"
             assert shown in drawing, f"the drawing leaves out {shown}"
+
+
+def test_nbgrader_config_imports_no_torch():
+    """Every nbgrader command (a student's submit from the course folder too) reads nbgrader_config.py:
+    the plug-ins import the grader, and so torch, only when they run (seconds of start-up saved)."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys\nfrom traitlets.config import Config\nc = Config()\n"
+            "runpy.run_path('nbgrader_config.py', init_globals={'get_config': lambda: c})\n"
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

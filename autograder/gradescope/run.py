@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import re
 import shutil
 import sys
 import tempfile
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 
 from ..grade import grade_report
-from ..loader import Loader, LessonLoadError
+from ..loader import Loader
 from ..paths import LessonNotFound, lesson_id
 from ..printable import printable
 from ..reference import CompiledLessons
@@ -35,25 +34,7 @@ from ..run import FAILED, Verdict
 from ..submission_files import copy_plain_tree
 from ..tasks import lesson_tasks
 from .schema import validate
-
-CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d)\.[\w.]+["']\s*\)""")
-
-
-def lesson_of(path: Path, loader: Loader) -> tuple[str | None, str]:
-    """(lesson id, problem): from the notebook's check cells, else from its file name."""
-    try:
-        nb = loader.read_notebook(path)
-    except LessonLoadError as err:
-        problem = printable(str(err).replace(str(path), path.name))  # not the private copy's path
-    else:
-        found = sorted({m for cell in nb.cells for m in CHECK_CALL.findall(str(cell.get("source", "")))})
-        if len(found) == 1:
-            return found[0], ""
-        problem = printable(f"{path.name}: its check cells name {'no lesson' if not found else 'several lessons'}")
-    try:
-        return lesson_id(path.name), problem
-    except LessonNotFound:
-        return None, problem
+from .uploads import lesson_of
 
 
 def grade_submission(root: Path) -> dict:

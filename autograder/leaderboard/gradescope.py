@@ -53,7 +53,7 @@ def compiled_reference(source) -> CompiledLessons:
 
 def grade_submission(root: Path, course: dict) -> dict:
     """run_autograder for the capstone: /autograder/submission -> results.json (a dict)."""
-    from ..gradescope.run import lesson_of
+    from ..gradescope.uploads import lesson_of
     from ..gradescope.schema import validate
 
     started = time.monotonic()

@@ -12,7 +12,6 @@ from __future__ import annotations
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from ..paths import lesson_id
-from ..tasks import REGISTRY, lesson_tasks
 from .cells import CHECK_CALL, check_grade_id, check_source
 
 
@@ -22,6 +21,10 @@ class CheckCellError(ValueError):
 
 class CheckCells(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
+        # Imported here: the task registry imports torch (through the checks), and every nbgrader command
+        # reads nbgrader_config.py, which imports this file.
+        from ..tasks import REGISTRY, lesson_tasks
+
         lesson = lesson_id(resources["nbgrader"]["assignment"])
         tasks = {t.id: t for t in lesson_tasks(lesson)}
         seen: list[str] = []

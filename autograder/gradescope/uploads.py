@@ -1,0 +1,33 @@
+"""Which lesson an uploaded notebook is: what run_autograder and the capstone leaderboard both ask.
+
+Notebooks are matched by their check cells (`check("01.encode")`), so a student may name the file
+anything ("01_chars (2).ipynb", "lesson1.ipynb"); without one, the file name decides.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..loader import LessonLoadError, Loader
+from ..paths import LessonNotFound, lesson_id
+from ..printable import printable
+
+CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d)\.[\w.]+["']\s*\)""")
+
+
+def lesson_of(path: Path, loader: Loader) -> tuple[str | None, str]:
+    """(lesson id, problem): from the notebook's check cells, else from its file name."""
+    try:
+        nb = loader.read_notebook(path)
+    except LessonLoadError as err:
+        problem = printable(str(err).replace(str(path), path.name))  # not the private copy's path
+    else:
+        found = sorted({m for cell in nb.cells for m in CHECK_CALL.findall(str(cell.get("source", "")))})
+        if len(found) == 1:
+            return found[0], ""
+        problem = printable(f"{path.name}: its check cells name {'no lesson' if not found else 'several lessons'}")
+    try:
+        return lesson_id(path.name), problem
+    except LessonNotFound:
+        return None, problem
