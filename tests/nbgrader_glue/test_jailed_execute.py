@@ -9,6 +9,7 @@ and load_lesson("01") finds the reference lesson compiled for the kernel.
 from __future__ import annotations
 
 import platform
+import runpy
 import socket
 from pathlib import Path
 
@@ -118,13 +119,10 @@ def test_the_kernel_runs_a_copy_without_hidden_tests_or_demo_cells_and_the_outpu
 def test_the_course_config_leaves_the_kernel_off_unless_asked(monkeypatch):
     from traitlets.config import Config
 
-    from autograder.nbgrader_glue.commands import course_config  # noqa: F401 - the config's imports resolve
-
     for value, enabled in (("", False), ("0", False), ("1", True)):
         monkeypatch.setenv("GPT_COURSE_OUTPUTS", value)
         config = Config()
-        namespace = {"get_config": lambda config=config: config}
-        exec(compile((REPO / "nbgrader_config.py").read_text(), "nbgrader_config.py", "exec"), namespace)
+        runpy.run_path(str(REPO / "nbgrader_config.py"), init_globals={"get_config": lambda config=config: config})
         assert config.JailedExecute.enabled is enabled
         assert JailedExecute in config.Autograde.autograde_preprocessors
 
