@@ -48,7 +48,7 @@ def course_record(source, rules: R.Rules = R.RULES, references: list[Result] | N
 
 
 def compiled_reference(source) -> CompiledLessons:
-    return CompiledLessons.compile(source, sorted(source.lessons()), Loader().read_notebook)
+    return CompiledLessons.compile(source, sorted(source.lessons()))
 
 
 def grade_submission(root: Path, course: dict) -> dict:
