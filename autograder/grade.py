@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .fixtures import FixtureError, expected_for
 from .jail.child import Job
-from .jail.client import Isolation, choose, run_jobs
+from .jail.client import Isolation, WarmWorker, choose, run_jobs
 from .jail.hidden import run_hidden
 from .loader import LessonLoadError, Loader
 from .paths import LessonNotFound
@@ -40,13 +40,14 @@ def grade(source="lessons", lessons: list[str] | None = None, **options) -> list
 
 def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=None,
                  hidden: dict[str, str] | None = None, jail: str = "auto",
-                 parallel: int | None = None) -> Report:
+                 parallel: int | None = None, warm: WarmWorker | None = None) -> Report:
     """Grade each task of the selected lessons in `source`.
 
     deps: where the lessons' own load_lesson() calls look (default: the reference, see
     source.dependencies_for), or the compiled reference lessons themselves. hidden: {task id: hidden test code}. jail: "auto" (the strongest this
     machine offers), "bwrap", "landlock", "limits", or "in-process" (no isolation at all: only for
-    measuring what the jail costs, never for untrusted notebooks).
+    measuring what the jail costs, never for untrusted notebooks). warm: the student's worker, kept
+    between their notebooks (jail/client.WarmWorker; it was started with `source` readable).
     """
     source = Source.parse(source)
     # compiled deps: what a Gradescope zip carries instead of solutions/
@@ -77,11 +78,11 @@ def grade_report(source="lessons", lessons: list[str] | None = None, *, deps=Non
         isolation = Isolation("in-process", "none: exercises ran in the grader's own process")
         done = _run_in_process(jobs, tasks, loader)
     else:
-        isolation = choose(jail)
+        isolation = warm.isolation if warm is not None else choose(jail)
         last = max((job.lesson for job in jobs), default="")
         reference = CompiledLessons.for_lesson(deps, last, loader.reader)
         visible = [job for job in jobs if job.kind != "hidden"]
-        done = run_jobs(visible, isolation, readable=[source.root], reference=reference, parallel=parallel)
+        done = run_jobs(visible, isolation, readable=[source.root], reference=reference, parallel=parallel, warm=warm)
         if len(visible) < len(jobs):
             done.update(run_hidden([job for job in jobs if job.kind == "hidden"], isolation, readable=[source.root],
                                    reference=reference))

@@ -13,6 +13,7 @@ the job that did it fails. Only this process decides scores: the outcomes are pl
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import select
 import shutil
@@ -22,7 +23,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +43,7 @@ class JailUnavailable(RuntimeError):
     """The jail asked for cannot be built here; the message says what to install or pass."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Isolation:
     name: str  # "bwrap", "landlock" or "limits"
     detail: str  # one line for reports
@@ -146,30 +146,35 @@ class Worker:
         os.set_blocking(self.results, False)
         self.buffer = bytearray()
         self.writer: threading.Thread | None = None
+        self.sent: set[str] = set()  # the reference lessons this worker holds: its children may load them
+        self._control_lock = threading.Lock()
         send_json(self.control, {"sandbox": sandbox.__dict__, "parallel": parallel})
 
-    def feed(self, groups: list[list[Job]], reference: CompiledLessons) -> None:
-        """Send every lesson's jobs, each after the reference lessons before it; then end the input.
+    def feed(self, groups: list[list[Job]], reference: CompiledLessons, last: bool = True) -> None:
+        """Send every lesson's jobs, each after the reference lessons before it; then end the input
+        (unless not `last`: a warm worker gets the next notebook's jobs through another feed).
 
         A thread does this while the caller reads outcomes: neither pipe can fill up and stall the
         other. The worker reads the next lesson only once every job before it has started."""
         if any(job.hidden for group in groups for job in group):  # a worker runs student code
             raise ValueError("hidden test code must never go to a worker (see hidden.py)")
+        if self.writer is not None:
+            self.writer.join()  # the feed before this one has been written in full
 
         def write() -> None:
-            sent: set[str] = set()
             try:
                 for group in groups:
-                    earlier = [lid for lid in reference.ids() if lid < group[0].lesson and lid not in sent]
+                    earlier = [lid for lid in reference.ids() if lid < group[0].lesson and lid not in self.sent]
                     if earlier:
                         data = base64.b64encode(reference.only(earlier).to_bytes()).decode()
                         send_json(self.control, {"type": "reference", "data": data})
-                        sent.update(earlier)
+                        self.sent.update(earlier)
                     send_json(self.control, {"type": "jobs", "jobs": [job.to_dict() for job in group]})
             except OSError:  # the worker is gone: its jobs are reported missing
                 pass
             finally:
-                _close(self.control)
+                if last:
+                    self.end_input()
 
         self.writer = threading.Thread(target=write, daemon=True)
         self.writer.start()
@@ -184,15 +189,25 @@ class Worker:
         lines = self.stderr.read().decode("utf-8", "replace").strip().splitlines()
         return lines[-1][:300] if lines else ""
 
+    def end_input(self) -> None:
+        """No more jobs: the worker finishes those it has and exits."""
+        with self._control_lock:
+            if self.control >= 0:
+                _close(self.control)
+                self.control = -1
+
     def close(self) -> None:
         _close(self.results)
-        if self.writer is None:
-            _close(self.control)
+        if self.writer is None or not self.writer.is_alive():
+            self.end_input()
         try:
             self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.writer is not None:
+            self.writer.join(timeout=5)  # a write to a killed worker fails at once
+        self.end_input()
         if self.cgroup:
             self.cgroup.remove()
         if self.scratch_host:
@@ -214,16 +229,66 @@ def prestart(isolation: Isolation, readable=(), parallel: int | None = None) -> 
     _early[key] = Worker(isolation, readable, key[2])
 
 
+class WarmWorker:
+    """A worker kept from one run_jobs to the next while the same student's notebooks are graded one
+    after another (nbgrader's autograde, notebook by notebook): bubblewrap, Python and torch start
+    once per student, as in `make grade`, not once per notebook.
+
+    The caller owns it and closes it before the next student (grade_checks.py): a worker never runs
+    two students' code. The readable folders are fixed when it starts; the caller puts each notebook
+    in them before its jobs. A notebook whose lesson is not after every lesson whose reference the
+    worker holds gets a fresh worker, so no child ever holds the reference of its own lesson."""
+
+    def __init__(self, isolation: Isolation, readable=(), parallel: int | None = None):
+        self.isolation, self.readable, self.parallel = isolation, list(readable), default_parallel(parallel)
+        self.worker: Worker | None = None
+        self.next_id = 0  # job ids are unique over the worker's life: a late outcome never passes for another
+        self.started = 0  # workers started (tests)
+
+    def run(self, jobs: list[Job], reference: CompiledLessons) -> dict[int, Outcome]:
+        from ..run import Outcome
+
+        if not jobs:
+            return {}
+        first = min(job.lesson for job in jobs)
+        if self.worker is not None and (self.worker.process.poll() is not None
+                                        or any(lid >= first for lid in self.worker.sent)):
+            self.close()
+        if self.worker is None:
+            self.worker = Worker(self.isolation, self.readable, self.parallel)
+            self.started += 1
+        renamed = [dataclasses.replace(job, id=self.next_id + i) for i, job in enumerate(jobs)]
+        self.next_id += len(jobs)
+        original = {new.id: job.id for new, job in zip(renamed, jobs)}
+        self.worker.feed(_groups(sorted(renamed, key=lambda j: j.lesson)), reference, last=False)
+        payloads = self.worker.collect(renamed)
+        outcomes = {original[job.id]: decode(payloads[job.id], job) for job in renamed if job.id in payloads}
+        unreported = [job for job in jobs if job.id not in outcomes]
+        if unreported:  # the worker died or stalled: the rest as run_jobs would, each in a fresh worker
+            self.close()
+            outcomes.update(_run_batch(sorted(unreported, key=lambda j: j.lesson), self.isolation, self.readable,
+                                       reference, self.parallel))
+        return {job.id: outcomes.get(job.id) or Outcome("error", reason="was not run") for job in jobs}
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+
 def run_jobs(jobs: list[Job], isolation: Isolation, *, readable=(), reference: CompiledLessons | None = None,
-             parallel: int | None = None) -> dict[int, Outcome]:
-    """Run the jobs in jails; {job id: outcome}. `reference`: compiled lessons later lessons build on."""
+             parallel: int | None = None, warm: WarmWorker | None = None) -> dict[int, Outcome]:
+    """Run the jobs in jails; {job id: outcome}. `reference`: compiled lessons later lessons build on.
+    `warm`: a worker kept between calls for one student (its jail and readable folders, not these)."""
     parallel = default_parallel(parallel)
     reference = reference or CompiledLessons()
     outcomes: dict[int, Outcome] = {}
     if any(job.kind == "hidden" for job in jobs):
         raise ValueError("hidden tests run through hidden.run_hidden, never in a worker")
     batch = sorted(jobs, key=lambda j: j.lesson)
-    if batch:
+    if batch and warm is not None:
+        outcomes.update(warm.run(batch, reference))
+    elif batch:
         outcomes.update(_run_batch(batch, isolation, readable, reference, parallel))
     return outcomes
 

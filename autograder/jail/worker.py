@@ -77,15 +77,17 @@ class Supervisor:
         self.cpu_at_exit: dict[int, float] = {}  # CPU seconds of reaped children (and what they reaped)
         self._checked_scratch = self._checked_cpu = 0.0
 
-    def run(self, jobs: list[Job], emit, more=None) -> None:
+    def run(self, jobs: list[Job], emit, more=None, more_fd: int | None = None) -> None:
         """Run `jobs`, then whatever more() returns each time all jobs so far have started (None: no more).
 
         more() is how the next lesson's jobs arrive: only once every job of the lesson before has
-        started, so no child ever holds the reference of its own lesson or a later one."""
+        started, so no child ever holds the reference of its own lesson or a later one. more_fd: the
+        descriptor more() reads; while jobs run, more() is called only once it is readable, so a grader
+        that waits for these outcomes before it sends the next notebook's jobs (a warm worker) is served."""
         queue, running = list(jobs), {}
         try:
             while queue or running or more:
-                if not queue and more:
+                if not queue and more and (not running or more_fd is None or _readable(more_fd)):
                     queue = list(more() or [])
                     if not queue:
                         more = None
@@ -107,7 +109,8 @@ class Supervisor:
                     continue
                 now = time.monotonic()
                 wait = max(0.0, min(0.05, min(c.deadline for c in running.values()) - now))
-                ready, _, _ = select.select([c.fd for c in running.values()], [], [], wait)
+                awake = [more_fd] if more and not queue and more_fd is not None else []  # the next jobs
+                ready, _, _ = select.select([c.fd for c in running.values()] + awake, [], [], wait)
                 for child in running.values():
                     if child.fd in ready:
                         child.drain()
@@ -240,6 +243,10 @@ class Supervisor:
 _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def _readable(fd: int) -> bool:
+    return bool(select.select([fd], [], [], 0)[0])
+
+
 def _process_stats():
     """(pid, the fields of /proc/<pid>/stat after the command name) for every process we can see."""
     try:
@@ -331,7 +338,7 @@ def main(argv=None) -> int:
             else:
                 return None
 
-    supervisor.run([], emit, more)
+    supervisor.run([], emit, more, more_fd=args.control)
     return 0
 
 

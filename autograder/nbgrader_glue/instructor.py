@@ -221,11 +221,14 @@ def sqlite_waits(db_url: str, seconds: int = 120) -> str:
 
 def autograde(lesson: str | None = None, student: str | None = None, force: bool = False,
               unsafe: bool = False, jobs: int | None = None) -> int:
-    """nbgrader autograde, each lesson's students split over `jobs` nbgrader processes, with progress.
+    """nbgrader autograde, the students split over `jobs` nbgrader processes, with progress.
 
+    With every lesson to grade, each process runs `nbgrader autograde "*"` over its students, which
+    nbgrader takes student by student: a student's jailed worker (torch and all) then starts once for
+    all their lessons (grade_checks.py), not once per notebook. With LESSON=NN, one lesson's students.
     The students are put in the gradebook first (so parallel processes never create the same row),
     each process grades its share (`--CourseDirectory.student_id_exclude` the others), and SQLite
-    makes them queue for the database. A student whose process died is graded again on its own;
+    makes them queue for the database. A notebook whose process died is graded again on its own;
     one that still fails is reported, not lost. A broken file does not stop the rest.
     """
     names = [n for n in lesson_names(lesson) if n in submitted_lessons()]
@@ -239,19 +242,25 @@ def autograde(lesson: str | None = None, student: str | None = None, force: bool
             for who in submitted_students(name, student):
                 gb.update_or_create_student(who)
     LOGS.mkdir(parents=True, exist_ok=True)
+    todo: list[tuple[str, str]] = []  # (student, lesson folder) to grade
     for name in names:
-        everyone = submitted_students(name, student)
         # A lesson whose notebook collect refused has nothing to autograde: it scores 0, with why.
-        gradable = [s for s in everyone if any((SUBMITTED / s / name).glob("*.ipynb"))]
-        todo = [s for s in gradable if force or not graded_at(s, name)]
-        if not todo:
+        gradable = [s for s in submitted_students(name, student) if any((SUBMITTED / s / name).glob("*.ipynb"))]
+        waiting = [s for s in gradable if force or not graded_at(s, name)]
+        if not waiting:
             print(f"{name}: all {len(gradable)} submission(s) already autograded (FORCE=1 to regrade)")
+        todo += [(s, name) for s in waiting]
+    # "*" grades every submitted lesson folder: only when each of them is a released lesson.
+    every_lesson = lesson is None and len({name for _, name in todo}) > 1 and set(submitted_lessons()) <= set(names)
+    runs = [("*", todo)] if every_lesson else [(name, [t for t in todo if t[1] == name]) for name in names]
+    for assignment, pairs in runs:
+        if not pairs:
             continue
         started = time.time()
-        shards = [todo[i::jobs] for i in range(min(jobs, len(todo)))]
-        done = _run_shards(name, shards, everyone, started, force, options, db_url)
-        missed = [s for s in todo if s not in done]
-        for who in missed:  # its process died (or was killed): once more, alone
+        students = sorted({who for who, _ in pairs})
+        shards = [students[i::jobs] for i in range(min(jobs, len(students)))]
+        done = _run_shards(assignment, shards, pairs, started, force, options, db_url)
+        for who, name in [pair for pair in pairs if pair not in done]:  # its process died (or was killed): alone
             args = ["autograde", name, "--student", who, "--force", f"--CourseDirectory.db_url={db_url}", *options]
             nbgrader(*args, echo=False, capture=True)
     rows = report_rows()
@@ -260,37 +269,39 @@ def autograde(lesson: str | None = None, student: str | None = None, force: bool
     return 0 if graded else 1
 
 
-def _run_shards(name, shards, everyone, started, force, options, db_url) -> set[str]:
-    """Run one nbgrader process per shard with a progress bar; the students it graded."""
+def _run_shards(assignment, shards, pairs, started, force, options, db_url) -> set[tuple[str, str]]:
+    """Run one nbgrader process per shard of students with a progress bar; the (student, lesson) it graded."""
     from tqdm.auto import tqdm
 
     processes = []
+    everyone = sorted(p.parent.name for p in SUBMITTED.glob("*/*") if p.is_dir())  # graded or not: named
     for index, shard in enumerate(shards):
-        others = ",".join(s for s in everyone if s not in shard)
-        args = ["autograde", name, f"--CourseDirectory.db_url={db_url}", *(["--force"] if force else []), *options]
+        others = ",".join(sorted({s for s in everyone if s not in shard}))
+        args = ["autograde", assignment, f"--CourseDirectory.db_url={db_url}", *(["--force"] if force else []),
+                *options]
         if others:
             args.append(f"--CourseDirectory.student_id_exclude={others}")
-        log = open(LOGS / f"autograde-{name}-{index}.log", "w")  # closed once its process is done
+        label = "all" if assignment == "*" else assignment
+        log = open(LOGS / f"autograde-{label}-{index}.log", "w")  # closed once its process is done
         processes.append((subprocess.Popen([sys.executable, "-m", "nbgrader", *args], stdout=log,
                                            stderr=subprocess.STDOUT, env=environment()), log))
-    todo = [s for shard in shards for s in shard]
-    done: set[str] = set()
-    with tqdm(total=len(todo), desc=f"autograde {name} ({len(shards)} job{'s' * (len(shards) > 1)})",
-              unit="notebook", dynamic_ncols=True) as bar:
+    done: set[tuple[str, str]] = set()
+    desc = f"autograde {'every lesson' if assignment == '*' else assignment} ({len(shards)} job{'s' * (len(shards) > 1)})"
+    with tqdm(total=len(pairs), desc=desc, unit="notebook", dynamic_ncols=True) as bar:
         while True:
             running = any(p.poll() is None for p, _ in processes)
-            for who in todo:
-                if who not in done and graded_at(who, name) >= started:
-                    done.add(who)
+            for who, name in pairs:
+                if (who, name) not in done and graded_at(who, name) >= started:
+                    done.add((who, name))
                     record = graded_record(who, name, name) or {}
-                    bar.set_postfix_str(printable(f"{who}: {record.get('autograde_seconds', 0):.1f} s"))
+                    bar.set_postfix_str(printable(f"{who}/{name}: {record.get('autograde_seconds', 0):.1f} s"))
                     bar.update(1)
             if not running:
                 break
             time.sleep(0.5)
     for process, log in processes:
         log.close()
-        if process.returncode not in (0, None) and len(done) < len(todo):
+        if process.returncode not in (0, None) and len(done) < len(pairs):
             print(f"note: an autograde process exited with {process.returncode}; its log: {log.name}",
                   file=sys.stderr)
     return done
