@@ -5,7 +5,8 @@ notebooks with solution markers), lessons/ its "release" (what students get). Ev
 writes while grading a class lives under .nbgrader/ (git-ignored): the gradebook, submitted/,
 autograded/, feedback/, downloaded/ (zip_collect), and the exports of `make export`.
 The plug-ins named here are in autograder/nbgrader_glue/, one per file; the instructor's make targets
-(collect, autograde, feedback, export) are thin wrappers in autograder/nbgrader_glue/instructor.py.
+(collect, autograde, feedback, export) are thin wrappers in autograder/nbgrader_glue/, one module each
+(instructor.py reads their command line).
 """
 
 import os

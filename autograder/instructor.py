@@ -1,4 +1,5 @@
-"""`python -m autograder.instructor`: kept as the command's name; the code is autograder/nbgrader_glue/instructor.py."""
+"""`python -m autograder.instructor`: kept as the command's name; the code is autograder/nbgrader_glue/instructor.py
+(the command line) and a module per command beside it."""
 
 import sys
 

@@ -23,7 +23,7 @@ import pytest
 from autograder.gradescope.build import build
 from autograder.gradescope.schema import validate
 from autograder.grade import grade
-from autograder.nbgrader_glue.instructor import encodings
+from autograder.nbgrader_glue.feedback import encodings
 from autograder.source import Source
 from autograder.nbgrader_glue.cells import check_task_id
 from tests.conftest import REPO

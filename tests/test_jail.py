@@ -43,7 +43,7 @@ import nbformat
 import pytest
 
 from autograder.jail import bwrap
-from autograder.nbgrader_glue.instructor import encodings
+from autograder.nbgrader_glue.feedback import encodings
 from autograder.nbgrader_glue.cells import check_task_id
 from tests.conftest import REPO, run
 

@@ -22,7 +22,7 @@ ALLOWED = {
     ("test_robustness.py", 'REPO_ROOT / "lessons" / "01_chars"'): "watched: grading must not write into it",
     ("corpus/cases.py", "REPO_ROOT / 'lessons' / 'tampered.txt'"): "the attack itself (it must fail)",
     ("test_release.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
-    ("nbgrader_glue/test_instructor.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
+    ("nbgrader_glue/conftest.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
     ("nbgrader_glue/test_restore_deleted_cells.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
     ("nbgrader_glue/test_jailed_execute.py", 'load_lesson("01")'): "inside a jailed test notebook: the reference",
     ("test_instructor_e2e.py", 'course / "lessons"'): "a temporary course's lessons/",

@@ -32,7 +32,10 @@ import pytest
 
 from autograder.grade import grade
 from autograder.loader import LessonLoadError, Loader
-from autograder.nbgrader_glue import instructor
+from autograder.nbgrader_glue.autograde import format_report, report_rows
+from autograder.nbgrader_glue.collect import collect
+from autograder.nbgrader_glue.export import gradescope_results
+from autograder.nbgrader_glue.workspace import SUBMITTED, gradebook
 from autograder.printable import PrintableLogRecords, printable
 from autograder.report import results_json, summary, table
 from autograder.run import FAILED, Verdict
@@ -245,7 +248,7 @@ def course(tmp_path, monkeypatch, empty_gradebook):
     (root / ".nbgrader").mkdir()
     shutil.copy(empty_gradebook, root / ".nbgrader" / "gradebook.db")
     monkeypatch.chdir(root)
-    with instructor.gradebook() as gb:
+    with gradebook() as gb:
         gb.add_assignment(LESSON)
         gb.add_notebook(LESSON, LESSON)
     return root
@@ -253,7 +256,7 @@ def course(tmp_path, monkeypatch, empty_gradebook):
 
 def check_collected(printed: str) -> None:
     """ref and stub collected as they are; each attacker's notebook left out, with one line naming it."""
-    submitted = instructor.SUBMITTED
+    submitted = SUBMITTED
     assert {str(p.relative_to(submitted)) for p in student_files_under(submitted)} == \
         {f"ref/{LESSON}/{LESSON}.ipynb", f"stub/{LESSON}/{LESSON}.ipynb"}
     assert not [p for p in submitted.rglob("*") if p.is_symlink()]
@@ -262,8 +265,8 @@ def check_collected(printed: str) -> None:
         line = next(line for line in printed.splitlines() if line.startswith(f"refused: {student}/"))
         assert line.startswith(f"refused: {student}/{LESSON}/{LESSON}.ipynb: is a {what}"), line
         assert (submitted / student / LESSON).is_dir()  # graded as 0, with the reason
-    rows = {r["student"]: r for r in instructor.report_rows()}
-    report = instructor.format_report(list(rows.values()))
+    rows = {r["student"]: r for r in report_rows()}
+    report = format_report(list(rows.values()))
     for student in ATTACKERS:
         assert not rows[student]["graded"] and f"{student}/{LESSON}/{LESSON}.ipynb: is a" in rows[student]["problem"]
         line = next(line for line in report.splitlines() if line.startswith(student))
@@ -276,15 +279,15 @@ def test_collect_from_a_folder_copies_plain_files_only(course, release_dir, tmp_
     (inbox / f"eve{ESCAPES}" / LESSON).mkdir(parents=True)
     shutil.copy(release_dir / LESSON / f"{LESSON}.ipynb", inbox / f"eve{ESCAPES}" / LESSON)
     (inbox / "linked-student").symlink_to(inbox / "ref", target_is_directory=True)
-    instructor.collect(inbox)
+    collect(inbox)
     printed = capsys.readouterr().out
     check_collected(printed)
     assert "refused: eve\\x1b]0;pwned\\x07\\x1b[2J: has control characters in its name" in printed
     assert "refused: linked-student: is a symbolic link" in printed
     # the export: each attacker's results.json lists every task at 0, with the line saying why
-    with instructor.gradebook() as gb:  # collect put every student it collected in the gradebook
+    with gradebook() as gb:  # collect put every student it collected in the gradebook
         assert {"ref", *ATTACKERS} <= {student.id for student in gb.students}
-    results = instructor.gradescope_results()
+    results = gradescope_results()
     for student in ATTACKERS:
         tests = results[student]["tests"]
         assert results[student]["score"] == 0 and len(tests) == len(lesson_tasks("01"))
@@ -296,13 +299,13 @@ def test_collect_from_a_zip_leaves_out_links_and_escaping_paths(course, release_
     inbox = write_class(tmp_path / "inbox", release_dir, tmp_path)
     layout = {f"{s}/{LESSON}/{LESSON}.ipynb": (inbox / s / LESSON / f"{LESSON}.ipynb").read_bytes()
               for s in ("ref", "stub")}
-    instructor.collect(zip_with_attacks(tmp_path / "class.zip", layout))
+    collect(zip_with_attacks(tmp_path / "class.zip", layout))
     printed = capsys.readouterr().out
-    assert {str(p.relative_to(instructor.SUBMITTED)) for p in student_files_under(instructor.SUBMITTED)} == set(layout)
+    assert {str(p.relative_to(SUBMITTED)) for p in student_files_under(SUBMITTED)} == set(layout)
     assert f"refused: class.zip/mallory/{LESSON}/{LESSON}.ipynb: is a symbolic link" in printed
     assert printed.count("leaves the archive") == 2 and "has control characters in its name" in printed
     assert not (tmp_path / LESSON).exists() and not (tmp_path / "course" / LESSON).exists()
-    mallory = next(r for r in instructor.report_rows() if r["student"] == "mallory")
+    mallory = next(r for r in report_rows() if r["student"] == "mallory")
     assert mallory["problem"] == (f"mallory/{LESSON}/{LESSON}.ipynb: is a symbolic link, not a regular file "
                                   "(submissions must be plain files)")
     assert_clean(printed)

@@ -29,7 +29,9 @@ Exchange:
   exchange_release_feedback.ReleaseEachFeedback  `nbgrader release_feedback` releases every student it can
 
 commands.py runs nbgrader's command line and reads nbgrader_config.py; release.py is `make release`,
-instructor.py the instructor's targets (collect, autograde, feedback, export); refused_files.py keeps
+instructor.py the command line of the instructor's targets, one module each: collect.py, autograde.py
+(and the report), feedback.py (and the hidden-text leak check), export.py, sharing workspace.py (the
+folders under .nbgrader/, the gradebook); refused_files.py keeps
 what collecting left out, for the report; exchange.py says where nbgrader's exchange is (both config
 files read it) and makes it (`make exchange`); stamps.py writes the timestamp and secret `nbgrader
 submit` would have into what `make collect` collects; students.py names the students in the gradebook.

@@ -25,7 +25,7 @@ renders it:
 It runs after grading in the autograde pipeline, so grades are computed from what the student
 handed in (no grade reads the HTML of an output), and again in generate_feedback, for notebooks
 autograded before this step existed or edited since. The page-level hidden-text scan in
-instructor.py is a second line behind keeping hidden tests out of student code's reach (GradeChecks,
+feedback.py is a second line behind keeping hidden tests out of student code's reach (GradeChecks,
 JailedExecute); this step is the one guarantee for HTML.
 """
 

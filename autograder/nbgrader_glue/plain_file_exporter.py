@@ -7,7 +7,7 @@ runs. `make collect` and the exchange's collect never put a link there, but anyt
 symbolic link, a hard link, a pipe or a device is refused without being opened
 (autograder/submission_files.py), and a file that is not a notebook is refused with a fixed
 phrase, never nbformat's message (which quotes the file's first bytes into nbgrader's log). nbgrader
-then leaves that submission ungraded, and the report says why (instructor.notebook_problem).
+then leaves that submission ungraded, and the report says why (autograde.notebook_problem).
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ import pytest
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import ClearHiddenTests, ComputeChecksums, SaveCells
 
+from autograder.nbgrader_glue.workspace import gradebook
+
+from .class_folder import CHECK_SOURCE, LESSON
 from .tiny import ASSIGNMENT, NOTEBOOK, STUDENT
 
 
@@ -75,3 +78,21 @@ def release(resources, tmp_path):
         gradebook_file.write_bytes(data)
         return copy.deepcopy(nb)
     return run
+
+
+@pytest.fixture
+def course(tmp_path, monkeypatch, empty_gradebook):
+    """For the instructor commands' tests: a course folder (the current one) with lesson 01 released and recorded in the gradebook (its hidden test too)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lessons" / LESSON).mkdir(parents=True)
+    (tmp_path / ".nbgrader").mkdir()
+    shutil.copy(empty_gradebook, tmp_path / ".nbgrader" / "gradebook.db")
+    with gradebook() as gb:
+        gb.add_assignment(LESSON)
+        gb.add_notebook(LESSON, LESSON)
+        gb.add_source_cell("check-01-encode", LESSON, LESSON, source=CHECK_SOURCE, cell_type="code",
+                           checksum="0", locked=True)
+        gb.add_source_cell("setup-1", LESSON, LESSON, source="from autograder import check", cell_type="code",
+                           checksum="0", locked=True)
+        gb.add_grade_cell("check-01-encode", LESSON, LESSON, max_score=2, cell_type="code")
+    return tmp_path

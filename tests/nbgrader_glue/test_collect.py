@@ -1,0 +1,41 @@
+"""collect.py: what collect writes for nbgrader (timestamps, secrets) and the students it names."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from autograder.nbgrader_glue.collect import collect
+from autograder.nbgrader_glue.workspace import SUBMITTED, gradebook
+from tests.conftest import REPO
+
+from .class_folder import LESSON
+
+
+@pytest.mark.nbgrader
+def test_collect_stamps_each_submission_and_names_students_from_the_roster(course, tmp_path):
+    """timestamp.txt and a secret per submission (nbgrader's release_feedback needs both); students
+    in the gradebook with the roster's names (nbgrader's own `db student import`), else their id."""
+    from nbgrader.utils import parse_utc
+
+    shutil.copy(REPO / "nbgrader_config.py", course)  # for the nbgrader command collect runs
+    inbox = tmp_path / "inbox"
+    for student in ("alice", "bob"):
+        (inbox / student / LESSON).mkdir(parents=True)
+        (inbox / student / LESSON / f"{LESSON}.ipynb").write_text("{}")
+    (inbox / "bob" / LESSON / "timestamp.txt").write_text("1999-01-01 00:00:00.000000 UTC")  # his claim
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,first_name,last_name,email\nalice,Alice,Liddell,alice@example.org\ncarol,Carol,,\n")
+
+    collect(inbox, roster=roster)
+    stamped = {}
+    for student in ("alice", "bob"):
+        folder = SUBMITTED / student / LESSON
+        stamped[student] = parse_utc((folder / "timestamp.txt").read_text())
+        assert len((folder / "submission_secret.txt").read_text()) == 128
+    assert stamped["alice"] == stamped["bob"] and stamped["bob"].year >= 2026  # when collected, not his claim
+    with gradebook() as gb:
+        students = {s.id: (s.last_name, s.first_name, s.email) for s in gb.students}
+    assert students == {"alice": ("Liddell", "Alice", "alice@example.org"), "bob": ("bob", "", None),
+                        "carol": ("", "Carol", None)}
