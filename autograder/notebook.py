@@ -4,6 +4,7 @@
     nb = reader.read(path)                  # file checks, then nbformat; kept while the file is unchanged
     for cell in definition_cells(nb): ...   # the set-up and solution cells a lesson is made of
     load_calls(cell.code)                   # ["07"] for `L07 = load_lesson("07")`
+    check_calls(cell_text(cell))            # ["01.encode"] for a check cell `check("01.encode")`
 
 A *lesson store* (`Lessons`) is where a lesson's definition cells come from: a folder of lesson
 notebooks (source.Source) or the compiled reference the grading jail gets (reference.CompiledLessons).
@@ -111,6 +112,17 @@ def load_calls(code: str | ast.AST) -> list[str]:
                 except LessonNotFound:
                     pass
     return found
+
+
+# A check cell's line as the release writes it (nbgrader_glue/cells.check_source): `check("01.encode")`
+# on a line of its own (in the instructor's source, hidden tests may surround it). The one definition:
+# the nbgrader plug-ins and the Gradescope autograder (which lesson an upload is) both read it here.
+CHECK_CALL = re.compile(r"""^\s*check\(\s*["'](\d\d\.[\w.]+)["']\s*\)\s*$""", re.MULTILINE)
+
+
+def check_calls(source: str) -> list[str]:
+    """Task ids of a cell's `check("01.encode")` lines, in order."""
+    return CHECK_CALL.findall(source)
 
 
 @dataclass(frozen=True)

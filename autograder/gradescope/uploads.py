@@ -6,14 +6,12 @@ anything ("01_chars (2).ipynb", "lesson1.ipynb"); without one, the file name dec
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..loader import LessonLoadError, Loader
+from ..notebook import cell_text, check_calls
 from ..paths import LessonNotFound, lesson_id
 from ..printable import printable
-
-CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d)\.[\w.]+["']\s*\)""")
 
 
 def lesson_of(path: Path, loader: Loader) -> tuple[str | None, str]:
@@ -23,7 +21,7 @@ def lesson_of(path: Path, loader: Loader) -> tuple[str | None, str]:
     except LessonLoadError as err:
         problem = printable(str(err).replace(str(path), path.name))  # not the private copy's path
     else:
-        found = sorted({m for cell in nb.cells for m in CHECK_CALL.findall(str(cell.get("source", "")))})
+        found = sorted({task[:2] for cell in nb.cells for task in check_calls(cell_text(cell))})
         if len(found) == 1:
             return found[0], ""
         problem = printable(f"{path.name}: its check cells name {'no lesson' if not found else 'several lessons'}")

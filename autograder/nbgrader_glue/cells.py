@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import copy
-import re
 
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade
 
-CHECK_CALL = re.compile(r"""^\s*check\(\s*["'](\d\d\.[\w.]+)["']\s*\)\s*$""", re.MULTILINE)
+from ..notebook import CHECK_CALL
+
 _HIDDEN = ClearHiddenTests()  # nbgrader's own delimiters and region logic
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from ..notebook import CHECK_CALL
 from ..paths import lesson_id
-from .cells import CHECK_CALL, check_grade_id, check_source
+from .cells import check_grade_id, check_source
 
 
 class CheckCellError(ValueError):
