@@ -54,7 +54,10 @@ class Rules:
 RULES = Rules()
 
 # The base presets a run file may name: capstone/presets.py's AdamW and Muon presets, their model and
-# optimiser settings (tests/test_leaderboard.py holds them equal). Steps come from the budget.
+# optimiser settings. Steps come from the budget. Copied, not imported, and tests/test_leaderboard.py
+# holds them equal: this module is the bottom layer (files and formats) and capstone/ the top one, so
+# importing it here would run the layers backwards (tests/test_imports.py), and the leaderboard's
+# Gradescope zip ships autograder/ alone (gradescope/build.py): there is no capstone/ to import.
 PRESETS: dict[str, dict] = {
     "cpu-small": dict(n_layer=2, n_head=4, n_embd=128, block_size=64, batch_size=16, dropout=0.0,
                       lr=6e-3, min_lr=6e-4, warmup_iters=50, weight_decay=0.1, beta1=0.9, beta2=0.99,
