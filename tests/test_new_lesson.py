@@ -33,8 +33,8 @@ from ..tasks import task
 def double_cases(double):
     return {"double(2.5)": double(torch.tensor(2.5, dtype=torch.float64))}
 '''
-VARIANTS = '''WRONG = {"15.double": ["def double(x):\\n    return x + 2"]}
-RIGHT = {"15.double": ["def double(x):\\n    return x + x"]}
+VARIANTS = '''WRONG = {"double": ["def double(x):\\n    return x + 2"]}
+RIGHT = {"double": ["def double(x):\\n    return x + x"]}
 '''
 
 

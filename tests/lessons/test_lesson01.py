@@ -1,29 +1,29 @@
 """Lesson 01: each check rejects plausible wrong answers and accepts other correct ones."""
 
 WRONG = {
-    "01.vocab": [
+    "vocab": [
         "def build_vocab(text):\n    return list(set(text))",  # unsorted
         "def build_vocab(text):\n    return sorted(text)",  # duplicates kept
         "def build_vocab(text):\n    return ''.join(sorted(set(text)))",  # a string, not a list
     ],
-    "01.tables": [
+    "tables": [
         "def make_tables(chars):\n    return {c: i + 1 for i, c in enumerate(chars)}, {i + 1: c for i, c in enumerate(chars)}",
         "def make_tables(chars):\n    s = {c: i for i, c in enumerate(chars)}\n    return s, s",
     ],
-    "01.encode": [
+    "encode": [
         "def encode(text, stoi):\n    return [stoi[c] + 1 for c in text]",  # off by one
         "def encode(text, stoi):\n    chars = sorted(set(text))\n    return [chars.index(c) for c in text]",  # own table
         "def encode(text, stoi):\n    return [stoi[c] for c in text.strip()]",
     ],
-    "01.decode": [
+    "decode": [
         "def decode(ids, itos):\n    return ' '.join(itos[i] for i in ids)",  # joined with spaces
         "def decode(ids, itos):\n    return [itos[i] for i in ids]",  # a list, not a str
     ],
 }
 
 RIGHT = {
-    "01.vocab": ["def build_vocab(text):\n    out = []\n    for c in text:\n        if c not in out:\n            out.append(c)\n    out.sort()\n    return out"],
-    "01.tables": ["def make_tables(chars):\n    stoi = dict(zip(chars, range(len(chars))))\n    return stoi, {v: k for k, v in stoi.items()}"],
-    "01.encode": ["def encode(text, stoi):\n    return list(map(stoi.get, text))"],
-    "01.decode": ["def decode(ids, itos):\n    s = ''\n    for i in ids:\n        s += itos[i]\n    return s"],
+    "vocab": ["def build_vocab(text):\n    out = []\n    for c in text:\n        if c not in out:\n            out.append(c)\n    out.sort()\n    return out"],
+    "tables": ["def make_tables(chars):\n    stoi = dict(zip(chars, range(len(chars))))\n    return stoi, {v: k for k, v in stoi.items()}"],
+    "encode": ["def encode(text, stoi):\n    return list(map(stoi.get, text))"],
+    "decode": ["def decode(ids, itos):\n    s = ''\n    for i in ids:\n        s += itos[i]\n    return s"],
 }

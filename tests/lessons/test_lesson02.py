@@ -1,7 +1,7 @@
 """Lesson 02: each check rejects plausible wrong answers and accepts other correct ones."""
 
 WRONG = {
-    "02.tokenize": [
+    "tokenize": [
         # whitespace split: punctuation stays glued to words
         "def tokenize(text):\n    return text.split()",
         # special markers not kept whole
@@ -13,7 +13,7 @@ WRONG = {
         # words only, punctuation dropped
         "def tokenize(text):\n    return re.findall(r'<\\|\\w+\\|>|\\w+', text)",
     ],
-    "02.vocab": [
+    "vocab": [
         # unsorted
         "def build_word_vocab(tokens, special_tokens=()):\n"
         "    vocab = {}\n    for t in list(tokens) + list(special_tokens):\n"
@@ -40,7 +40,7 @@ WRONG = {
         "    vocab = {t: i for i, t in enumerate(sorted(set(tokens) - set(special_tokens)))}\n"
         "    for s in special_tokens:\n        vocab.setdefault(s, len(vocab))\n    return vocab",
     ],
-    "02.encode": [
+    "encode": [
         # unknown words silently become None instead of an error
         "class SimpleTokenizer(SimpleTokenizer):\n"
         "    def encode(self, text):\n        return [self.str_to_int.get(t) for t in tokenize(text)]",
@@ -52,7 +52,7 @@ WRONG = {
         "    def encode(self, text):\n        order = sorted(self.str_to_int)\n"
         "        return [order.index(t) for t in tokenize(text)]",
     ],
-    "02.decode": [
+    "decode": [
         "class SimpleTokenizer(SimpleTokenizer):\n"
         "    def decode(self, ids):\n        return ''.join(self.int_to_str[i] for i in ids)",
         "class SimpleTokenizer(SimpleTokenizer):\n"
@@ -60,7 +60,7 @@ WRONG = {
         "class SimpleTokenizer(SimpleTokenizer):\n"
         "    def decode(self, ids):\n        return ' '.join(self.int_to_str[i] for i in ids) + ' '",
     ],
-    "02.encode_unk": [
+    "encode_unk": [
         # unknown words dropped
         "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
         "    def encode(self, text):\n"
@@ -76,13 +76,13 @@ WRONG = {
         "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
         "    def encode(self, text):\n        return [self.str_to_int[t] for t in tokenize(text)]",
     ],
-    "02.bpe_encode": [
+    "bpe_encode": [
         "def bpe_encode(text, enc):\n    return enc.encode(text)",  # raises on <|endoftext|>
         "def bpe_encode(text, enc):\n    return enc.encode_ordinary(text)",  # marker spelt as text
         "def bpe_encode(text, enc):\n    return enc.encode(text, disallowed_special=())",
         "def bpe_encode(text, enc):\n    return list(text.encode('utf-8'))",  # raw bytes
     ],
-    "02.bpe_pieces": [
+    "bpe_pieces": [
         "def bpe_pieces(text, enc):\n    return [enc.decode([i]).strip() for i in enc.encode(text)]",
         "def bpe_pieces(text, enc):\n    return enc.encode(text)",
         "def bpe_pieces(text, enc):\n    return text.split()",
@@ -90,14 +90,14 @@ WRONG = {
 }
 
 RIGHT = {
-    "02.tokenize": [
+    "tokenize": [
         "def tokenize(text):\n"
         "    parts = re.split(r'(<\\|\\w+\\|>|\\W)', text)\n"
         "    return [p for p in parts if p and not p.isspace()]",
         "def tokenize(text):\n"
         "    return [m.group() for m in re.finditer(r'<\\|\\w+\\|>|\\w+|\\S', text)]",
     ],
-    "02.vocab": [
+    "vocab": [
         "def build_word_vocab(tokens, special_tokens=()):\n"
         "    words = sorted(set(tokens))\n    vocab = dict(zip(words, range(len(words))))\n"
         "    for s in special_tokens:\n        if s not in vocab:\n            vocab[s] = len(vocab)\n"
@@ -106,28 +106,28 @@ RIGHT = {
         "    vocab = {}\n    for t in sorted(set(tokens)) + list(special_tokens):\n"
         "        vocab.setdefault(t, len(vocab))\n    return vocab",
     ],
-    "02.encode": [
+    "encode": [
         "class SimpleTokenizer(SimpleTokenizer):\n"
         "    def encode(self, text):\n        ids = []\n        for t in tokenize(text):\n"
         "            if t not in self.str_to_int:\n                raise ValueError(f'unknown word {t!r}')\n"
         "            ids.append(self.str_to_int[t])\n        return ids",
     ],
-    "02.decode": [
+    "decode": [
         "class SimpleTokenizer(SimpleTokenizer):\n"
         "    def decode(self, ids):\n        words = [self.int_to_str[i] for i in ids]\n"
         "        return ' '.join(words)",
     ],
-    "02.encode_unk": [
+    "encode_unk": [
         "class SimpleTokenizerV2(SimpleTokenizerV2):\n"
         "    def encode(self, text):\n        out = []\n        for t in tokenize(text):\n"
         "            out.append(self.str_to_int[t] if t in self.str_to_int else self.str_to_int['<unk>'])\n"
         "        return out",
     ],
-    "02.bpe_encode": [
+    "bpe_encode": [
         "def bpe_encode(text, enc):\n    return enc.encode(text, allowed_special='all')",
         "def bpe_encode(text, enc):\n    return enc.encode(text, allowed_special=set(['<|endoftext|>']))",
     ],
-    "02.bpe_pieces": [
+    "bpe_pieces": [
         "def bpe_pieces(text, enc):\n"
         "    return [enc.decode_single_token_bytes(i).decode('utf-8', errors='replace') for i in enc.encode(text)]",
         "def bpe_pieces(text, enc):\n    return [enc.decode([i]) for i in bpe_encode(text, enc)]",

@@ -6,7 +6,7 @@ import torch
 GET_BATCH = "def get_batch(data, block_size, batch_size, generator=None, device='cpu'):\n"
 
 WRONG = {
-    "03.split": [
+    "split": [
         "def train_val_split(data, train_fraction=0.9):\n"
         "    n = round(train_fraction * len(data))\n    return data[:n], data[n:]",  # rounds instead of int()
         "def train_val_split(data, train_fraction=0.9):\n"
@@ -17,7 +17,7 @@ WRONG = {
         "    perm = torch.randperm(len(data))\n    n = int(train_fraction * len(data))\n"
         "    return data[perm[:n]], data[perm[n:]]",
     ],
-    "03.pairs": [
+    "pairs": [
         "def context_target_pairs(window):\n"
         "    return [(list(window[:i]), window[i]) for i in range(len(window))]",  # starts with an empty context
         "def context_target_pairs(window):\n"
@@ -27,7 +27,7 @@ WRONG = {
         "def context_target_pairs(window):\n"
         "    return [(window[i - 1], window[i]) for i in range(1, len(window))]",  # bigram pairs only
     ],
-    "03.get_batch": [
+    "get_batch": [
         # targets not shifted
         GET_BATCH + "    ix = torch.randint(len(data) - block_size, (batch_size,), generator=generator)\n"
         "    x = torch.stack([data[i:i + block_size] for i in ix])\n    return x.to(device), x.clone().to(device)",
@@ -73,7 +73,7 @@ WRONG = {
         "    x = torch.stack([data[i + torch.arange(block_size) * 0 + torch.arange(block_size) // 2] for i in ix])\n"
         "    y = torch.stack([data[i + 1:i + block_size + 1] for i in ix])\n    return x.to(device), y.to(device)",
     ],
-    "03.dataset": [
+    "dataset": [
         # misses the last window when the ids fit exactly
         "class WindowDataset(WindowDataset):\n"
         "    def __len__(self):\n        return (len(self.token_ids) - self.context_size) // self.stride",
@@ -97,7 +97,7 @@ WRONG = {
         "    def __getitem__(self, i):\n        s = i * self.stride\n        ids = self.token_ids.tolist()\n"
         "        return ids[s:s + self.context_size], ids[s + 1:s + self.context_size + 1]",
     ],
-    "03.dataloader": [
+    "dataloader": [
         # ignores shuffle
         "def make_dataloader(token_ids, batch_size, context_size, stride, shuffle=True, drop_last=True):\n"
         "    return DataLoader(WindowDataset(token_ids, context_size, stride), batch_size=batch_size, drop_last=drop_last)",
@@ -116,18 +116,18 @@ WRONG = {
 }
 
 RIGHT = {
-    "03.split": [
+    "split": [
         "def train_val_split(data, train_fraction=0.9):\n"
         "    n = int(len(data) * train_fraction)\n    return data[:n].clone(), data[n:].clone()",
         "def train_val_split(data, train_fraction=0.9):\n"
         "    n = int(train_fraction * len(data))\n    train, val = torch.split(data, [n, len(data) - n])\n"
         "    return train, val",
     ],
-    "03.pairs": [
+    "pairs": [
         "def context_target_pairs(window):\n    pairs = []\n    for i in range(1, len(window)):\n"
         "        pairs.append([window[:i], window[i]])\n    return pairs",
     ],
-    "03.get_batch": [
+    "get_batch": [
         # vectorised gather instead of a loop
         GET_BATCH + "    ix = torch.randint(0, len(data) - block_size, (batch_size,), generator=generator)\n"
         "    offsets = ix[:, None] + torch.arange(block_size)\n"
@@ -143,7 +143,7 @@ RIGHT = {
         "    windows = data.unfold(0, block_size + 1, 1)[ix]\n"
         "    return windows[:, :-1].to(device=device), windows[:, 1:].to(device=device)",
     ],
-    "03.dataset": [
+    "dataset": [
         # windows precomputed on first use
         "class WindowDataset(WindowDataset):\n"
         "    def __len__(self):\n        n, c, s = len(self.token_ids), self.context_size, self.stride\n"
@@ -151,7 +151,7 @@ RIGHT = {
         "    def __getitem__(self, i):\n        w = self.token_ids[i * self.stride:i * self.stride + self.context_size + 1]\n"
         "        return w[:-1], w[1:]",
     ],
-    "03.dataloader": [
+    "dataloader": [
         "def make_dataloader(token_ids, batch_size, context_size, stride, shuffle=True, drop_last=True):\n"
         "    ds = WindowDataset(token_ids, context_size=context_size, stride=stride)\n"
         "    return DataLoader(ds, batch_size, shuffle, drop_last=drop_last, num_workers=0)",

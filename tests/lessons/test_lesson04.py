@@ -3,7 +3,7 @@
 INPUT = "def input_embeddings(idx, wte, wpe):\n"
 
 WRONG = {
-    "04.lookup": [
+    "lookup": [
         "def embedding_lookup(weight, ids):\n    return weight[:, ids]",  # columns instead of rows
         "def embedding_lookup(weight, ids):\n    return weight[ids.flatten()]",  # loses the shape of ids
         "def embedding_lookup(weight, ids):\n    return torch.index_select(weight, 0, ids)",  # 1-D ids only
@@ -11,14 +11,14 @@ WRONG = {
         "def embedding_lookup(weight, ids):\n    return F.one_hot(ids).float() @ weight",
         "def embedding_lookup(weight, ids):\n    return weight[ids - 1]",  # off by one
     ],
-    "04.one_hot": [
+    "one_hot": [
         "def one_hot(ids, vocab_size, dtype=torch.float32):\n    return F.one_hot(ids).to(dtype)",
         "def one_hot(ids, vocab_size, dtype=torch.float32):\n    return F.one_hot(ids, vocab_size)",  # int64
         "def one_hot(ids, vocab_size, dtype=torch.float32):\n    return F.one_hot(ids, vocab_size).float()",  # ignores dtype
         "def one_hot(ids, vocab_size, dtype=torch.float32):\n"
         "    return F.one_hot(ids, vocab_size).to(dtype).transpose(-1, -2)",
     ],
-    "04.position_ids": [
+    "position_ids": [
         "def position_ids(idx):\n    return idx",  # token values, not positions
         "def position_ids(idx):\n    return torch.arange(len(idx))",  # B, not T
         "def position_ids(idx):\n    return torch.arange(idx.shape[1])",  # ignores the device
@@ -26,7 +26,7 @@ WRONG = {
         "def position_ids(idx):\n    return torch.arange(1, idx.shape[1] + 1, device=idx.device)",  # from 1
         "def position_ids(idx):\n    return torch.arange(idx.shape[1], dtype=torch.float32, device=idx.device)",
     ],
-    "04.input_embeddings": [
+    "input_embeddings": [
         INPUT + "    return wte(idx) + wpe(idx)",  # positions from token values
         INPUT + "    return wte(idx)",  # no positions
         INPUT + "    return wte(idx) + wpe.weight",  # the whole table: (block_size, C)
@@ -39,7 +39,7 @@ WRONG = {
 }
 
 RIGHT = {
-    "04.lookup": [
+    "lookup": [
         "def embedding_lookup(weight, ids):\n    return F.one_hot(ids, weight.shape[0]).to(weight.dtype) @ weight",
         "def embedding_lookup(weight, ids):\n"
         "    return torch.index_select(weight, 0, ids.reshape(-1)).reshape(*ids.shape, weight.shape[1])",
@@ -47,18 +47,18 @@ RIGHT = {
         "    rows = [weight[i] for i in ids.reshape(-1).tolist()]\n"
         "    return torch.stack(rows).reshape(*ids.shape, weight.shape[1])",
     ],
-    "04.one_hot": [
+    "one_hot": [
         "def one_hot(ids, vocab_size, dtype=torch.float32):\n"
         "    return (ids[..., None] == torch.arange(vocab_size)).to(dtype)",
         "def one_hot(ids, vocab_size, dtype=torch.float32):\n"
         "    out = torch.zeros(*ids.shape, vocab_size, dtype=dtype)\n"
         "    return out.scatter_(-1, ids.unsqueeze(-1), 1.0)",
     ],
-    "04.position_ids": [
+    "position_ids": [
         "def position_ids(idx):\n    B, T = idx.size()\n    return torch.arange(0, T, 1, device=idx.device)",
         "def position_ids(idx):\n    return torch.arange(idx.size(-1), device=idx.device, dtype=torch.int64)",
     ],
-    "04.input_embeddings": [
+    "input_embeddings": [
         INPUT + "    B, T = idx.shape\n    pos = torch.arange(T, device=idx.device).unsqueeze(0)\n"
         "    return wte(idx) + wpe(pos)",  # (1, T, C) position embeddings broadcast too
         INPUT + "    return wte.weight[idx] + wpe.weight[:idx.shape[1]]",  # slicing the table directly

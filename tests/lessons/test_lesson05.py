@@ -37,7 +37,7 @@ def estimate(before="    model.eval()\n    torch.set_grad_enabled(False)", after
 
 
 WRONG = {
-    "05.forward": [
+    "forward": [
         forward("logits = logits.view(B * T, V)\nreturn logits, F.cross_entropy(logits, targets.view(B * T))"),  # flat logits
         forward("return logits, F.cross_entropy(F.softmax(logits, -1).view(B * T, V), targets.view(B * T))"),  # softmax twice
         forward("return logits, F.nll_loss(logits.view(B * T, V), targets.view(B * T))"),  # no log-softmax
@@ -49,7 +49,7 @@ WRONG = {
         "        logits = self.token_embedding_table(idx)\n        if targets is None:\n            return logits, torch.tensor(0.0)\n"
         "        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
     ],
-    "05.generate": [
+    "generate": [
         generate(probs="F.softmax(logits[:, 0, :], dim=-1)"),  # first time step, not the last
         generate(body="            idx = torch.cat((idx, logits[:, -1, :].argmax(-1, keepdim=True)), dim=1)"),  # greedy
         generate(probs="F.softmax(logits[:, -1, :], dim=0)"),  # softmax over the batch
@@ -58,14 +58,14 @@ WRONG = {
                       "            idx = nxt if idx.shape[1] == 0 else torch.cat((idx[:, 1:], nxt), dim=1)"),  # slides a window
         generate(probs="F.softmax(logits[:, -1, :], dim=-1)") + "[:, 1:]",  # drops a token
     ],
-    "05.train_step": [
+    "train_step": [
         train("_, loss = model(x, y)\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # gradients accumulate
         train("_, loss = model(x, y)\noptimizer.zero_grad()\noptimizer.step()\nloss.backward()\nreturn loss.item()"),  # step first
         train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss"),  # a tensor
         train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\nreturn loss.item()"),  # no step
         train("_, loss = model(y, x)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # x, y swapped
     ],
-    "05.estimate_loss": [
+    "estimate_loss": [
         estimate(before="    torch.set_grad_enabled(False)"),  # dropout still on
         estimate(before="    model.eval()", after="    model.train()"),  # gradients on
         estimate(after="    torch.set_grad_enabled(True)"),  # left in eval mode
@@ -80,12 +80,12 @@ WRONG = {
 }
 
 RIGHT = {
-    "05.forward": [
+    "forward": [
         forward("return logits, F.cross_entropy(logits.permute(0, 2, 1), targets)"),  # classes in dim 1, no flattening
         forward("logp = F.log_softmax(logits.reshape(-1, V), dim=-1)\n"
                 "return logits, -logp.gather(1, targets.reshape(-1, 1)).mean()"),
     ],
-    "05.generate": [
+    "generate": [
         generate(probs="torch.softmax(logits[:, -1], dim=1)"),
         "class BigramLanguageModel(BigramLanguageModel):\n    @torch.no_grad()\n"
         "    def generate(self, idx, max_new_tokens, generator=None):\n        out = [idx]\n"
@@ -93,10 +93,10 @@ RIGHT = {
         "            out.append(torch.multinomial(logits[:, -1].softmax(-1), num_samples=1, generator=generator))\n"
         "        return torch.cat(out, dim=1)",
     ],
-    "05.train_step": [
+    "train_step": [
         train("optimizer.zero_grad()\nlogits, loss = model(x, targets=y)\nloss.backward()\noptimizer.step()\nreturn float(loss.detach())"),
     ],
-    "05.estimate_loss": [
+    "estimate_loss": [
         "@torch.inference_mode()\ndef estimate_loss(model, batch_fns, eval_iters):\n    was_training = model.training\n"
         "    model.eval()\n    out = {name: sum(model(*fn())[1].item() for _ in range(eval_iters)) / eval_iters\n"
         "           for name, fn in batch_fns.items()}\n    model.train(was_training)\n    return out",

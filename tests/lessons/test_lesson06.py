@@ -10,7 +10,7 @@ SOFTMAX = ("def average_past_softmax(x):\n    T = x.shape[1]\n    scores = torch
            "    scores = {fill}\n    return F.softmax(scores, dim={dim}) @ x")
 
 WRONG = {
-    "06.average_loop": [
+    "average_loop": [
         LOOP.format(expr="x[b, :t].mean(dim=0)"),  # excludes position t itself (NaN at t = 0)
         LOOP.format(expr="x[b, :t + 1].sum(dim=0)"),  # sum, not mean
         LOOP.format(expr="x[b, t:].mean(dim=0)"),  # averages the future
@@ -18,20 +18,20 @@ WRONG = {
         "def average_past_loop(x):\n    out = torch.zeros(x.shape)\n    for t in range(x.shape[1]):\n"
         "        out[:, t] = x[:, :t + 1].mean(dim=1)\n    return out",  # always float32
     ],
-    "06.average_matmul": [
+    "average_matmul": [
         MATMUL.format(norm="wei = wei / wei.sum(dim=0, keepdim=True)", product="wei @ x"),  # column sums
         MATMUL.format(norm="wei = wei / wei.sum(dim=1)", product="wei @ x"),  # no keepdim: divides columns
         MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="wei.T @ x"),  # upper triangle
         MATMUL.format(norm="wei = wei / T", product="wei @ x"),  # divided by T, not by the row count
         MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="(wei @ x).float()"),  # dtype lost
     ],
-    "06.causal_mask": [
+    "causal_mask": [
         "def causal_mask(T):\n    return torch.tril(torch.ones(T, T))",  # float, not bool
         "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))",  # upper triangle
         "def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)",  # no diagonal
         "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)",  # True = forbidden
     ],
-    "06.average_softmax": [
+    "average_softmax": [
         SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf'))", dim=0),  # columns
         SOFTMAX.format(fill="scores.masked_fill(torch.triu(torch.ones(T, T)) == 0, float('-inf'))", dim=-1),  # future
         SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, 0.0)", dim=-1),  # no -inf
@@ -41,20 +41,20 @@ WRONG = {
 }
 
 RIGHT = {
-    "06.average_loop": [
+    "average_loop": [
         "def average_past_loop(x):\n    out = x.clone()\n    for b in range(x.shape[0]):\n        total = torch.zeros_like(x[b, 0])\n"
         "        for t in range(x.shape[1]):\n            total = total + x[b, t]\n            out[b, t] = total / (t + 1)\n    return out",
         "def average_past_loop(x):\n    counts = torch.arange(1, x.shape[1] + 1, dtype=x.dtype).view(1, -1, 1)\n    return x.cumsum(dim=1) / counts",
     ],
-    "06.average_matmul": [
+    "average_matmul": [
         "def average_past_matmul(x):\n    T = x.shape[1]\n    wei = torch.ones(T, T).tril()\n"
         "    wei = wei / torch.arange(1, T + 1).unsqueeze(1)\n    return torch.matmul(wei.to(x), x)",
     ],
-    "06.causal_mask": [
+    "causal_mask": [
         "def causal_mask(T):\n    i = torch.arange(T)\n    return i[:, None] >= i[None, :]",
         "def causal_mask(T):\n    return ~torch.ones(T, T, dtype=torch.bool).triu(1)",
     ],
-    "06.average_softmax": [
+    "average_softmax": [
         SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf'))", dim=1),
         "def average_past_softmax(x):\n    T = x.shape[1]\n    future = torch.triu(torch.full((T, T), float('-inf'), dtype=x.dtype), 1)\n"
         "    return torch.softmax(torch.ones(T, T, dtype=x.dtype) + future, -1) @ x",  # constant scores: same weights

@@ -48,7 +48,7 @@ def mha(body):
 
 
 WRONG = {
-    "07.attention_weights": [
+    "attention_weights": [
         weights(f"scores = q @ k.transpose(-2, -1)\n{MASK}\nreturn F.softmax(scores, dim=-1)"),  # no scale
         weights(f"scores = q @ k.transpose(-2, -1) / hs\n{MASK}\nreturn F.softmax(scores, dim=-1)"),  # 1/hs
         weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # upper-triangular mask: sees the future
@@ -62,7 +62,7 @@ WRONG = {
                 "scores = scores.masked_fill(torch.tril(torch.ones(T, T), -1) == 0, float('-inf'))\n"
                 "return F.softmax(scores, dim=-1)"),
     ],
-    "07.head": [
+    "head": [
         head("wei = q @ k.transpose(-2, -1) * C ** -0.5\n"  # scaled by n_embd, not head size
              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
              "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
@@ -87,7 +87,7 @@ WRONG = {
              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
              "return F.softmax(wei, dim=-1) @ self.dropout(v)"),
     ],
-    "07.multi_head": [
+    "multi_head": [
         mha("return self.dropout(torch.cat([h(x) for h in self.heads], dim=-1))"),  # no projection
         mha("return self.proj(torch.cat([h(x) for h in self.heads], dim=-1))"),  # no dropout
         mha("return self.dropout(self.proj(torch.cat([h(x) for h in reversed(self.heads)], dim=-1)))"),  # order
@@ -95,7 +95,7 @@ WRONG = {
         mha("return self.dropout(self.proj(torch.stack([h(x) for h in self.heads], -1).flatten(-2)))"),  # interleaved
         mha("return self.proj(self.dropout(torch.cat([h(x) for h in self.heads], dim=-1)))"),  # dropout before proj
     ],
-    "07.attend": [
+    "attend": [
         attend("att = (q @ k.transpose(-2, -1)).masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"  # no scale
                "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
         attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(self.n_embd)\n"  # scale by n_embd
@@ -126,7 +126,7 @@ WRONG = {
                "att = self.attn_dropout(att.masked_fill(~self.mask[:, :, :T, :T], -1e9))\n"
                "return F.softmax(att, dim=-1) @ v"),
     ],
-    "07.causal_self_attention": [
+    "causal_self_attention": [
         forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # heads without transpose
                       "        q, k, v = (t.view(B, self.n_head, T, hs) for t in (q, k, v))"),
         forward(split="        k, q, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # q and k swapped
@@ -142,28 +142,28 @@ WRONG = {
 }
 
 RIGHT = {
-    "07.attention_weights": [
+    "attention_weights": [
         weights("scores = torch.matmul(q, k.transpose(-1, -2)) * hs ** -0.5\n"
                 "future = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)\n"
                 "return torch.softmax(scores.masked_fill(future, float('-inf')), -1)"),
         weights("scores = torch.einsum('...td,...sd->...ts', q, k) / math.sqrt(hs)\n"  # additive mask
                 "return F.softmax(scores + torch.full((T, T), float('-inf')).triu(1), dim=-1)"),
     ],
-    "07.head": [
+    "head": [
         head("return self.dropout(attention_weights(q, k)) @ v"),  # reuses the first task
         head("wei = torch.einsum('btd,bsd->bts', q, k) / math.sqrt(q.shape[-1])\n"
              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf')).softmax(dim=-1)\n"
              "return torch.einsum('bts,bsd->btd', self.dropout(wei), v)"),
     ],
-    "07.multi_head": [
+    "multi_head": [
         mha("outs = []\nfor h in self.heads:\n    outs.append(h(x))\nreturn self.dropout(self.proj(torch.concat(outs, dim=2)))"),
     ],
-    "07.attend": [
+    "attend": [
         attend("return self.attn_dropout(attention_weights(q, k)) @ v"),
         attend("return F.scaled_dot_product_attention(q, k, v, attn_mask=self.mask[:, :, :T, :T],\n"
                "    dropout_p=self.attn_dropout.p if self.training else 0.0)"),
     ],
-    "07.causal_self_attention": [
+    "causal_self_attention": [
         forward(split="        q, k, v = self.c_attn(x).chunk(3, dim=-1)\n"
                       "        q, k, v = (t.reshape(B, T, self.n_head, -1).permute(0, 2, 1, 3) for t in (q, k, v))",
                 merge="        y = y.permute(0, 2, 1, 3).reshape(B, T, self.n_embd)\n"

@@ -5,7 +5,7 @@ MLP_ = "class MLP(MLP):\n    def forward(self, x):\n"
 BLOCK = "class Block(Block):\n    def forward(self, x):\n"
 
 WRONG = {
-    "08.layernorm": [
+    "layernorm": [
         LN + "        m = x.mean(-1, keepdim=True)\n        v = x.var(-1, keepdim=True)\n"  # unbiased variance
              "        y = (x - m) / torch.sqrt(v + self.eps) * self.weight\n"
              "        return y if self.bias is None else y + self.bias",
@@ -26,14 +26,14 @@ WRONG = {
              "        y = x / torch.sqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight\n"
              "        return y if self.bias is None else y + self.bias",
     ],
-    "08.mlp": [
+    "mlp": [
         MLP_ + "        return self.dropout(self.c_proj(torch.relu(self.c_fc(x))))",  # ReLU
         MLP_ + "        return self.dropout(self.c_proj(self.c_fc(x)))",  # no non-linearity
         MLP_ + "        return self.c_proj(self.gelu(self.c_fc(x)))",  # no dropout
         MLP_ + "        return self.c_proj(self.dropout(self.gelu(self.c_fc(x))))",  # dropout in the wrong place
         MLP_ + "        return self.dropout(self.c_proj(F.gelu(self.c_fc(x), approximate='tanh')))",  # tanh GELU
     ],
-    "08.block": [
+    "block": [
         BLOCK + "        x = self.ln_1(x + self.attn(x))\n        return self.ln_2(x + self.mlp(x))",  # post-norm
         BLOCK + "        x = self.attn(self.ln_1(x))\n        return self.mlp(self.ln_2(x))",  # no residual
         BLOCK + "        x = x + self.attn(self.ln_1(x))\n        return self.mlp(self.ln_2(x))",  # one residual
@@ -46,16 +46,16 @@ WRONG = {
 }
 
 RIGHT = {
-    "08.layernorm": [
+    "layernorm": [
         LN + "        return F.layer_norm(x, (x.shape[-1],), self.weight, self.bias, self.eps)",
         LN + "        v, m = torch.var_mean(x, dim=-1, keepdim=True, correction=0)\n"
              "        y = (x - m) * torch.rsqrt(v + self.eps) * self.weight\n"
              "        return y if self.bias is None else y + self.bias",
     ],
-    "08.mlp": [
+    "mlp": [
         MLP_ + "        return F.dropout(self.c_proj(F.gelu(self.c_fc(x))), self.dropout.p, self.training)",
     ],
-    "08.block": [
+    "block": [
         BLOCK + "        h = self.ln_1(x)\n        x = self.attn(h) + x\n        h = self.ln_2(x)\n        return x + self.mlp(h)",
     ],
 }

@@ -23,7 +23,7 @@ GOOD_GENERATE_LOOP = """\
 """
 
 WRONG = {
-    "09.init": [
+    "init": [
         method("init_weights", INIT, "        pass"),  # PyTorch's default init
         method("init_weights", INIT,  # c_proj not scaled
                "        for m in self.modules():\n"
@@ -60,7 +60,7 @@ WRONG = {
                "                m.weight = nn.Parameter(torch.randn_like(m.weight) * s)\n"
                "                if getattr(m, 'bias', None) is not None: nn.init.zeros_(m.bias)"),
     ],
-    "09.forward": [
+    "forward": [
         method("forward", FORWARD,  # no position embeddings
                GOOD_FORWARD_HEAD +
                "        x = self.drop(self.wte(idx))\n"
@@ -111,7 +111,7 @@ WRONG = {
                "        loss = None if targets is None else F.cross_entropy(logits.softmax(-1).view(B * T, -1), targets.reshape(-1))\n"
                "        return logits, loss"),
     ],
-    "09.generate": [
+    "generate": [
         method("generate", GENERATE,  # no context crop
                "        for _ in range(max_new_tokens):\n"
                "            logits = self(idx)[0][:, -1, :] / temperature\n"
@@ -181,7 +181,7 @@ WRONG = {
                "            idx = torch.cat((idx, torch.multinomial(F.softmax(logits, -1), 1, generator=generator)), 1)\n"
                "        return idx"),
     ],
-    "09.num_params": [
+    "num_params": [
         method("num_params", NUM, "        return sum(p.numel() for p in self.parameters())"),  # wpe kept
         method("num_params", NUM,  # tied weight counted twice
                "        n = sum(p.numel() for p in self.state_dict().values())\n"
@@ -193,7 +193,7 @@ WRONG = {
 }
 
 RIGHT = {
-    "09.init": [
+    "init": [
         method("init_weights", INIT,  # nanoGPT's way: apply, then re-init c_proj by parameter name
                "        def one(m):\n"
                "            if isinstance(m, nn.Linear):\n"
@@ -206,7 +206,7 @@ RIGHT = {
                "            if pn.endswith('c_proj.weight'):\n"
                "                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * self.config.n_layer))"),
     ],
-    "09.forward": [
+    "forward": [
         method("forward", FORWARD,
                "        B, T = idx.size()\n"
                "        assert T <= self.config.block_size, f'length {T} > block_size {self.config.block_size}'\n"
@@ -219,7 +219,7 @@ RIGHT = {
                "            return logits, None\n"
                "        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())"),
     ],
-    "09.generate": [
+    "generate": [
         method("generate", GENERATE,  # sample among the top k and map back, probabilities via pow
                "        for _ in range(max_new_tokens):\n"
                "            if idx.size(1) > self.config.block_size:\n"
@@ -239,7 +239,7 @@ RIGHT = {
                "            idx = torch.cat([idx, nxt], dim=-1)\n"
                "        return idx"),
     ],
-    "09.num_params": [
+    "num_params": [
         method("num_params", NUM,
                "        seen, n = set(), 0\n"
                "        for name, p in self.named_parameters():\n"

@@ -9,7 +9,7 @@ SAVE = "def save_checkpoint(path, model, optimizer, step, config, **extra):\n"
 LOAD = "def load_checkpoint(path, model, optimizer=None):\n"
 
 WRONG = {
-    "10.lr_at": [
+    "lr_at": [
         LR + "    if step < warmup_steps:\n        return max_lr * (step + 1) / warmup_steps\n"  # warmup off by one
              "    if step > max_steps:\n        return min_lr\n" + COSINE,
         LR + "    if step <= warmup_steps and warmup_steps:\n        return max_lr * step / (warmup_steps + 1)\n"
@@ -33,7 +33,7 @@ WRONG = {
              "    ratio = (step - warmup_steps) / (max_steps - warmup_steps)\n"
              "    return max_lr - ratio * (max_lr - min_lr)\n",
     ],
-    "10.configure_optimizer": [
+    "configure_optimizer": [
         OPT + "    return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=betas)",
         OPT + "    ps = list(model.parameters())\n"  # decay on biases and LayerNorm too (dim >= 1)
               "    return torch.optim.AdamW([{'params': [p for p in ps if p.dim() >= 1], 'weight_decay': weight_decay},\n"
@@ -51,7 +51,7 @@ WRONG = {
               "    return torch.optim.AdamW([{'params': [p for p in sd.values() if p.dim() >= 2], 'weight_decay': weight_decay},\n"
               "                              {'params': [p for p in sd.values() if p.dim() < 2], 'weight_decay': 0.0}], lr=lr, betas=betas)",
     ],
-    "10.train_step": [
+    "train_step": [
         STEP + "    _, loss = model(x, y)\n    loss.backward()\n"  # no zero_grad
                "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
                "    optimizer.step()\n    return loss.item()",
@@ -78,7 +78,7 @@ WRONG = {
                "    if grad_clip:\n        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)\n"
                "    optimizer.step()\n    return model(x, y)[1].item()",
     ],
-    "10.save_checkpoint": [
+    "save_checkpoint": [
         SAVE + "    torch.save({'model': model.state_dict(), 'step': step, 'config': dataclasses.asdict(config), **extra}, path)",
         SAVE + "    torch.save({'model': model.state_dict(), 'optimizer': optimizer.state_dict(), 'step': step,\n"  # object
                "                'config': config, **extra}, path)",
@@ -89,7 +89,7 @@ WRONG = {
         SAVE + "    torch.save({'model': dict(model.named_parameters()), 'optimizer': optimizer.state_dict(), 'step': step,\n"
                "                'config': dataclasses.asdict(config), **extra}, path)",  # Parameters, not the state dict
     ],
-    "10.load_checkpoint": [
+    "load_checkpoint": [
         LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck['model'])\n"  # optimizer ignored
                "    return {k: v for k, v in ck.items() if k not in ('model', 'optimizer')}",
         LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck['model'])\n"  # crashes on None
@@ -104,31 +104,31 @@ WRONG = {
 }
 
 RIGHT = {
-    "10.lr_at": [
+    "lr_at": [
         LR + "    if step >= max_steps:\n        return float(min_lr)\n"
              "    if warmup_steps and step <= warmup_steps:\n        return max_lr * step / warmup_steps\n"
              "    progress = (step - warmup_steps) / (max_steps - warmup_steps)\n"
              "    return min_lr + (max_lr - min_lr) * (math.cos(math.pi * progress) + 1) / 2\n",
     ],
-    "10.configure_optimizer": [
+    "configure_optimizer": [
         OPT + "    decay, other = [], []\n"
               "    for name, p in model.named_parameters():\n"
               "        (decay if p.ndim >= 2 else other).append(p)\n"
               "    return torch.optim.AdamW([{'params': other, 'weight_decay': 0.0},\n"
               "                              {'params': decay, 'weight_decay': weight_decay}], lr=lr, betas=betas)",
     ],
-    "10.train_step": [
+    "train_step": [
         STEP + "    logits, loss = model(x, y)\n    loss.backward()\n"  # zero_grad at the end
                "    if grad_clip is not None and grad_clip > 0:\n"
                "        nn.utils.clip_grad_norm_(list(model.parameters()), max_norm=grad_clip)\n"
                "    optimizer.step()\n    optimizer.zero_grad(set_to_none=False)\n    return float(loss)",
     ],
-    "10.save_checkpoint": [
+    "save_checkpoint": [
         SAVE + "    ck = dict(extra)\n    ck.update(model=model.state_dict(), optimizer=optimizer.state_dict(), step=step,\n"
                "              config=dict(vars(config)))\n"
                "    with open(path, 'wb') as f:\n        torch.save(ck, f)",
     ],
-    "10.load_checkpoint": [
+    "load_checkpoint": [
         LOAD + "    ck = torch.load(path, weights_only=True)\n    model.load_state_dict(ck.pop('model'))\n"
                "    opt_state = ck.pop('optimizer')\n"
                "    if optimizer:\n        optimizer.load_state_dict(opt_state)\n    return ck",

@@ -37,7 +37,7 @@ def build(body):
 
 
 WRONG = {
-    "11.gpt2_config": [
+    "gpt2_config": [
         (config(block="s['n_ctx'] if 'n_ctx' in s else 1024"),  # n_ctx before n_positions
          "n_positions 24 with a stale n_ctx 16 (n_positions wins): at key 'block_size'"),
         (config(block="s['n_positions']"),  # ignores n_ctx in old files (HF_DEFAULTS gives 1024)
@@ -67,7 +67,7 @@ WRONG = {
                                 tie="s.get('tie_word_embeddings', True)"),
          "a key config.json leaves out means its value in HF_DEFAULTS"),
     ],
-    "11.convert": [
+    "convert": [
         (convert("        out[k.removeprefix('transformer.')] = v\n"),  # nothing transposed, buffers kept
          "unexpected keys ['h.0.attn.bias', 'h.1.attn.bias']"),
         (convert("        k = k.removeprefix('transformer.')\n"  # not transposed
@@ -103,7 +103,7 @@ WRONG = {
                  "        out[k] = v.reshape(v.shape[1], v.shape[0]) if k.endswith(CONV1D_WEIGHTS) else v\n"),
          "regrouped by a reshape or view: .t() transposes"),
     ],
-    "11.load": [
+    "load": [
         (LOAD + "    w = convert_gpt2_state_dict(state)\n"  # lm_head replaced by a new Parameter: untied
                 "    for k, v in w.items():\n"
                 "        if k in dict(model.named_parameters()): model.get_parameter(k).data.copy_(v)\n"
@@ -160,7 +160,7 @@ WRONG = {
                 "    return model\n",
          "h.1.mlp.c_fc.weight of the wrong size: at key 'raises': expected 'ValueError', got 'RuntimeError'"),
     ],
-    "11.from_checkpoint": [
+    "from_checkpoint": [
         (build("    model = GPT(config_from_hf(hf_config))\n"  # the exact GELU
                "    load_gpt2_weights(model, state)\n    return model.eval()\n"),
          "GPT-2 uses the tanh approximation of GELU (gelu_new)"),
@@ -192,7 +192,7 @@ WRONG = {
 }
 
 RIGHT = {
-    "11.gpt2_config": [
+    "gpt2_config": [
         CONFIG + "    get = lambda key: hf_config[key] if key in hf_config else HF_DEFAULTS[key]\n"
                  "    if not math.isclose(get('layer_norm_epsilon'), 1e-5, rel_tol=0, abs_tol=1e-12):\n"
                  "        raise ValueError(f\"unsupported layer_norm_epsilon {get('layer_norm_epsilon')}\")\n"
@@ -207,7 +207,7 @@ RIGHT = {
                  "    c.dropout, c.bias, c.tie_weights = 0.0, True, bool(get('tie_word_embeddings'))\n"
                  "    return c\n",
     ],
-    "11.convert": [
+    "convert": [
         CONVERT + "    import re\n"
                   "    out = {}\n"
                   "    for k, v in state.items():\n"
@@ -216,7 +216,7 @@ RIGHT = {
                   "        out[k] = v.transpose(0, 1).contiguous() if re.search(r'(c_attn|c_proj|c_fc)\\.weight$', k) else v.clone()\n"
                   "    return out\n",
     ],
-    "11.load": [
+    "load": [
         LOAD + "    w = convert_gpt2_state_dict(state)\n"  # load_state_dict: its errors name the parameter
                "    if model.lm_head.weight is model.wte.weight: w['lm_head.weight'] = w['wte.weight']\n"
                "    try:\n"
@@ -236,7 +236,7 @@ RIGHT = {
                "        for k, p in params.items(): p.copy_(w[k])\n"
                "    return model\n",
     ],
-    "11.from_checkpoint": [
+    "from_checkpoint": [
         build("    model = GPT(config_from_hf(hf_config))\n"
               "    load_gpt2_weights(model, state)\n"
               "    for m in model.modules():\n"

@@ -19,7 +19,7 @@ SHIFT = ("        n = len(ids) - 1\n"
          "        y[row, :n] = torch.tensor(ids[1:])\n")
 
 WRONG = {
-    "12.format_prompt": [
+    "format_prompt": [
         (FORMAT + "    return f\"Instruction: {example['instruction']}\\nInput: {example.get('input', '')}\\nResponse: \"\n",
          "empty input: expected 'Instruction: Count from four to seven.\\nResponse: ', got 'Instruction: Count from "
          "four to seven.\\nInput: \\nResponse: '"),
@@ -45,7 +45,7 @@ WRONG = {
                   "    return '\\n'.join(parts) + '\\nResponse: '\n",
          "got \"Instruction: Answer, if you can: who's there?\\nInput: nay, answer me"),
     ],
-    "12.collate": [
+    "collate": [
         (collate(SHIFT), "the prompt is not masked"),  # prompt never masked
         (collate(SHIFT + "        if mask_prompt: y[row, :p] = IGNORE_INDEX\n"),  # masks the first response token too
          "one target too many is masked"),
@@ -95,7 +95,7 @@ WRONG = {
                    "    return x, y\n",
          "changed its input batch in place"),
     ],
-    "12.loss": [
+    "loss": [
         (LOSS + "    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1).clamp(min=0))\n",
          "targets equal to IGNORE_INDEX must not count"),
         (LOSS + "    l = F.cross_entropy(logits.reshape(-1, logits.size(-1)), targets.reshape(-1),\n"  # mean over all positions
@@ -117,7 +117,7 @@ WRONG = {
                 "    return F.cross_entropy(logits.softmax(-1).reshape(-1, logits.size(-1)), targets.reshape(-1))\n",
          "yours are softmaxed twice"),
     ],
-    "12.extract_response": [
+    "extract_response": [
         (EXTRACT + "    return text.split('Response:')[1].split('\\n')[0].strip() if 'Response:' in text else ''\n",
          "the input contains 'Response:': expected 'a Response: b', got 'b'"),  # the marker anywhere in a line
         (EXTRACT + "    return text.split('Response: ', 1)[-1].split('\\n')[0].strip()\n",  # whole text when no marker
@@ -145,13 +145,13 @@ WRONG = {
 }
 
 RIGHT = {
-    "12.format_prompt": [
+    "format_prompt": [
         FORMAT + "    lines = ['Instruction: ' + example['instruction']]\n"
                  "    if example.get('input', ''):\n        lines.append('Input: ' + example['input'])\n"
                  "    lines.append('Response: ')\n"
                  "    return '\\n'.join(lines)\n",
     ],
-    "12.collate": [
+    "collate": [
         COLLATE + "    T = max(len(i) for i, _ in batch) - 1\n"  # list building, then one tensor
                   "    xs, ys = [], []\n"
                   "    for ids, p in batch:\n"
@@ -171,13 +171,13 @@ RIGHT = {
                   "        tg.append(t)\n"
                   "    return x, pad_sequence(tg, batch_first=True, padding_value=IGNORE_INDEX)\n",
     ],
-    "12.loss": [
+    "loss": [
         LOSS + "    keep = targets != IGNORE_INDEX\n"  # boolean indexing, manual log-softmax
                "    logp = F.log_softmax(logits[keep], dim=-1)\n"
                "    picked = logp.gather(1, targets[keep].unsqueeze(1)).squeeze(1)\n"
                "    return -picked.sum() / keep.sum().clamp(min=1)\n",
     ],
-    "12.extract_response": [
+    "extract_response": [
         EXTRACT + "    import re\n"
                   "    m = re.search(r'^Response:(.*)$', text, re.MULTILINE)\n"
                   "    return m.group(1).strip() if m else ''\n",

@@ -28,7 +28,7 @@ SPLIT = ("    mats = [p for p in model.parameters() if id(p) in blocks and p.dim
          "    rest = [p for p in model.parameters() if not (id(p) in blocks and p.dim() == 2)]\n")
 
 WRONG = {
-    "13.newton_schulz": [
+    "newton_schulz": [
         (NS + "    X = G.clone()\n" + TALL + NS_LOOP,  # no scaling: singular values above 1 blow up
          "normalise X by its norm first"),
         (NS + "    X = G / (torch.linalg.matrix_norm(G, ord=2) + eps)\n" + TALL + NS_LOOP,  # spectral norm
@@ -60,7 +60,7 @@ WRONG = {
         (NS + "    G /= G.norm() + eps\n    X = G\n" + TALL + NS_LOOP,  # scales the caller's G in place
          "changed its input G"),
     ],
-    "13.muon_step": [
+    "muon_step": [
         (STEP + "                update = p.grad\n" + ORTHO + DECAY + APPLY,  # no momentum at all
          "keep the momentum buffer in self.state[p] across steps"),
         (STEP + MOMENTUM + "                update = buf\n" + ORTHO + DECAY + APPLY,  # nesterov ignored
@@ -110,7 +110,7 @@ WRONG = {
          + MOMENTUM + NESTEROV + ORTHO + DECAY + APPLY,
          "keep the momentum buffer in self.state[p] across steps"),
     ],
-    "13.configure_optimizer": [
+    "configure_optimizer": [
         (OPT + SPLIT.replace("p.dim() == 2]\n    rest", "p.dim() >= 1]\n    rest").replace(
             "not (id(p) in blocks and p.dim() == 2)", "not (id(p) in blocks and p.dim() >= 1)")
          + "    muon = Muon(mats, lr=muon_lr, momentum=momentum)\n" + ADAMW
@@ -145,7 +145,7 @@ WRONG = {
 }
 
 RIGHT = {
-    "13.newton_schulz": [
+    "newton_schulz": [
         # the Gram matrix on the other side, X p(X^T X) = p(X X^T) X, and no transposing at all
         NS + "    X = G / (torch.linalg.matrix_norm(G) + eps)\n"
              "    for _ in range(steps):\n        A = X.T @ X\n        X = a * X + X @ (b * A + c * A @ A)\n"
@@ -160,7 +160,7 @@ RIGHT = {
         # the reference's polynomial with * and + instead of torch.addmm
         NS + NS_START + NS_LOOP,
     ],
-    "13.muon_step": [
+    "muon_step": [
         # modded-nanogpt's form: an exponential moving average, and Nesterov with lerp (the same
         # direction up to a factor 1 - momentum, which orthogonalising removes)
         STEP + "                buf.lerp_(p.grad, 1 - mu)\n"
@@ -178,7 +178,7 @@ RIGHT = {
         "                    group['lr'] * math.sqrt(max(1, rows / cols)) * newton_schulz(u, group['ns_steps']))\n"
         "        return None\n",
     ],
-    "13.configure_optimizer": [
+    "configure_optimizer": [
         "def configure_optimizer(model, lr, weight_decay, betas, muon_lr=0.02, momentum=0.95):\n"
         "    muon_params, decay, no_decay = [], [], []\n"
         "    block_names = {'h.' + n for n, _ in model.h.named_parameters()}\n"

@@ -1,9 +1,12 @@
 """Every check is itself tested: the wrong answers in test_lessonNN.py (WRONG) must fail, the other
 correct implementations (RIGHT) must pass, and no task goes without a wrong answer.
 
+Both are keyed by the task's name within the lesson: in test_lesson01.py, "encode" is task 01.encode
+(the lesson comes from the file's name, so a lesson's variants never repeat its number).
+
 A wrong answer may be written `(code, "words")`: its message must then contain those words, so the
 message keeps naming the mistake ("the coefficients of X^3 and X^5 look swapped"), not only a number
-that differs. Every wrong answer of lessons 11-13 says what its message names.
+that differs. Every wrong answer of lessons 11-14 says what its message names.
 
 Run one task's variants with `pytest -k 01.encode`.
 """
@@ -16,19 +19,22 @@ import torch
 
 import tests.lessons
 from autograder import fixtures
+from autograder.notebook import defined_names
 from autograder.tasks import all_tasks
 from tests.conftest import verdict_of
 from tests.lastbits import LastBits
 
 
 def collected(name: str) -> dict[str, list[str]]:
-    """{task id: [code, ...]} gathered from the module-level dict `name` of every lesson test module."""
+    """{task id: [code, ...]} gathered from the module-level dict `name` of every lesson test module
+    test_lessonNN.py, whose keys are task names in lesson NN."""
     found = {}
     for info in sorted(pkgutil.iter_modules(tests.lessons.__path__), key=lambda m: m.name):
         if info.name.startswith("test_lesson"):
+            lesson = info.name.removeprefix("test_lesson")
             module = importlib.import_module(f"tests.lessons.{info.name}")
-            for task_id, codes in getattr(module, name, {}).items():
-                found.setdefault(task_id, []).extend(codes)
+            for task_name, codes in getattr(module, name, {}).items():
+                found.setdefault(f"{lesson}.{task_name}", []).extend(codes)
     return found
 
 
@@ -51,7 +57,7 @@ def test_wrong_answer_fails(task_id, code, words):
     assert words in verdict.reason, f"the message should say {words!r}; it says: {verdict.reason}"
 
 
-NAMED_MISTAKES = ("11", "12", "13")  # lessons whose every wrong answer states the words its message must contain
+NAMED_MISTAKES = ("11", "12", "13", "14")  # lessons whose every wrong answer states the words its message must contain
 
 
 def test_every_wrong_answer_of_the_later_lessons_says_what_its_message_names():
@@ -91,6 +97,7 @@ def float_lessons() -> set[str]:
 
 
 FLOAT_LESSONS = float_lessons()
+REGISTERED = {t.id: t for t in all_tasks()}
 
 
 def test_the_float_lessons_are_found_from_the_fixtures():
@@ -110,6 +117,24 @@ def test_every_task_has_a_wrong_answer_that_must_fail():
     wrong = collected("WRONG")
     untested = [t.id for t in all_tasks() if not wrong.get(t.id)]
     assert not untested, f"tasks with no wrong-answer test: {untested}"
+
+
+def test_every_variant_names_a_task_of_its_lesson():
+    """A key that is no task name of the lesson ("encdoe", or a whole id "01.encode") tests nothing."""
+    known = {t.id for t in all_tasks()}
+    unknown = [task_id for name in ("WRONG", "RIGHT") for task_id in collected(name) if task_id not in known]
+    assert not unknown, f"variants for tasks that do not exist (keys are task names in the file's lesson): {unknown}"
+
+
+def test_every_variant_defines_what_its_task_grades():
+    """The key is checked against the variant's own code: it defines its task's target (`encode`, or the
+    class of `Head.forward`), so a variant filed under a neighbour's name is caught. (The key cannot be
+    derived from the code: a class variant of lesson 05, 07 or 09 defines several tasks' targets.)"""
+    misfiled = [f"{task_id}: {code_and_words(entry)[0].splitlines()[0]}"
+                for name in ("WRONG", "RIGHT") for task_id, entries in collected(name).items()
+                if task_id in REGISTERED for entry in entries
+                if REGISTERED[task_id].target.split(".")[0] not in defined_names(code_and_words(entry)[0])]
+    assert not misfiled, "variants that do not define their task's target:\n" + "\n".join(misfiled)
 
 
 def test_task_ids_are_well_formed_and_have_hints():
