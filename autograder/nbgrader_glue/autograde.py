@@ -1,6 +1,7 @@
 """`make autograde` (python -m autograder.instructor autograde ...): nbgrader autograde, the students
-split over parallel nbgrader processes in the jail, then the report (`python -m autograder.instructor report`): one row
-per submitted notebook with its score, the locked cells its student edited, or why it was not graded.
+split over parallel nbgrader processes in the jail, then the report (alone: `python -m
+autograder.instructor report`): one row per submitted notebook with its score, the locked cells its
+student edited, or why it was not graded.
 
 autograde refuses to run student code without the bubblewrap jail unless --unsafe (make autograde
 UNSAFE=1) is given: then the kernel runs as an ordinary process and the checks in the best jail
