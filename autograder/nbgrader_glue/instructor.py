@@ -21,11 +21,7 @@ import sys
 from pathlib import Path
 
 from . import exchange
-from .autograde import autograde, format_report, report_rows
-from .collect import collect
 from .commands import course_config
-from .export import export
-from .feedback import feedback
 from .workspace import InstructorError
 
 
@@ -48,20 +44,32 @@ def main(argv=None) -> int:
     commands.add_parser("export", help="grades CSV, Gradescope results.json per student, report")
     commands.add_parser("report", help="scores, edited locked cells, notebooks that could not be graded")
     args = parser.parse_args(argv)
+    # Each command imports its own module only: `autograde` then starts its nbgrader processes
+    # without first importing what export needs (torch, through the report), seconds on 2 cores.
     try:
         if args.command == "exchange":
             root = Path(course_config()["exchange"])
             print("\n".join(exchange.create(root, course_config()["course_id"])))
             return 0
         if args.command == "collect":
+            from .collect import collect
+
             collect(args.source, args.lesson, args.roster)
             return 0
         if args.command == "autograde":
+            from .autograde import autograde
+
             return autograde(args.lesson, args.student, args.force, args.unsafe, args.jobs)
         if args.command == "feedback":
+            from .feedback import feedback
+
             return feedback(args.lesson)
         if args.command == "export":
+            from .export import export
+
             return export()
+        from .autograde import format_report, report_rows
+
         print(format_report(report_rows()))
         return 0
     except InstructorError as err:
