@@ -24,6 +24,7 @@ ALLOWED = {
     ("test_release.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
     ("nbgrader_glue/conftest.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
     ("nbgrader_glue/test_restore_deleted_cells.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
+    ("nbgrader_glue/test_autograde.py", 'course / "lessons"'): "the temporary course's lessons/ (the course fixture)",
     ("nbgrader_glue/test_jailed_execute.py", 'load_lesson("01")'): "inside a jailed test notebook: the reference",
     ("test_instructor_e2e.py", 'course / "lessons"'): "a temporary course's lessons/",
     ("test_jail.py", 'course / "lessons"'): "a temporary course's lessons/",
