@@ -88,11 +88,15 @@ def requests_left(driver) -> list[str]:
 
 
 def wait_for(driver, condition, seconds: float = 120, what: str = "the page"):
-    from selenium.common.exceptions import TimeoutException
+    """Polls condition(driver) until it returns something truthy. A page that re-renders while the
+    condition reads it (formgrader redraws its tables as the data arrives) leaves stale elements:
+    that poll counts as "not yet", and the next one reads the new elements."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, seconds, poll_frequency=0.25).until(lambda d: condition(d))
+        return WebDriverWait(driver, seconds, poll_frequency=0.25,
+                             ignored_exceptions=(StaleElementReferenceException,)).until(lambda d: condition(d))
     except TimeoutException:
         driver.save_screenshot(str(SHOTS / "failed.png"))
         raise AssertionError(f"waited {seconds:g} s for {what}; screenshot in build/browser/failed.png") from None

@@ -98,9 +98,14 @@ def test_formgraders_generate_feedback_button_makes_the_course_page(graded_class
     folder = graded_class / ".nbgrader" / "feedback" / "cy" / LESSON
     shutil.rmtree(folder)
     browser.get(f"{formgrader}/formgrader/manage_submissions/{LESSON}")
-    row = wait_for(browser, lambda d: [r for r in d.find_elements("css selector", "table tbody tr")
-                                       if " cy " in f" {r.text} "], what="cy's row in formgrader")[0]
-    row.find_element("css selector", ".generate-feedback a").click()
+
+    def click_generate_feedback(driver):  # found and clicked in one poll: the table may redraw in between
+        links = [link for r in driver.find_elements("css selector", "table tbody tr") if " cy " in f" {r.text} "
+                 for link in r.find_elements("css selector", ".generate-feedback a")]
+        if links:
+            links[0].click()
+        return bool(links)
+    wait_for(browser, click_generate_feedback, what="cy's row in formgrader")
     wait_for(browser, lambda d: d.find_elements("css selector", "#success-modal, #error-modal"), seconds=300,
              what="formgrader's Generate Feedback")
     browser.save_screenshot(str(SHOTS / "13-formgrader-generate-feedback.png"))
