@@ -78,12 +78,13 @@ PRESETS: dict[str, TrainConfig] = {
         n_layer=2, n_head=4, n_embd=96, block_size=64, batch_size=16, max_iters=500, warmup_iters=50,
         lr=6e-3, min_lr=6e-4, optimizer="muon", muon_lr=0.03, momentum=0.9, eval_interval=100),
     # Fifteen minutes of CPU for the best val loss we found in that time (Muon: lesson 13). Muon's weight decay
-    # is what keeps its last third from overfitting (val 1.505 -> 1.477 on 2 AMD cores: docs/speedrun.md).
+    # is what keeps its last third from overfitting (val 1.505 -> 1.477 on 2 AMD cores), and a cosine that ends
+    # at zero (min_lr=0: Muon's rate and its decay follow lr) takes it to 1.442 (docs/speedrun.md).
     "cpu-best": TrainConfig(
-        description="15 min of training by the clock with your Muon (lesson 13): val ~1.48, reads like a play "
+        description="15 min of training by the clock with your Muon (lesson 13): val ~1.44, reads like a play "
                     "(4 layers x 192, block 256)",
         n_layer=4, n_head=6, n_embd=192, block_size=256, batch_size=8, time_budget=900.0, max_iters=0,
-        warmup_iters=100, lr=4e-3, min_lr=4e-4, optimizer="muon", muon_lr=0.03, muon_weight_decay=0.1,
+        warmup_iters=100, lr=4e-3, min_lr=0.0, optimizer="muon", muon_lr=0.03, muon_weight_decay=0.1,
         eval_interval=500, sample_tokens=1000),
     # The same 15 minutes with lesson 10's AdamW: what cpu-best trains until lesson 13 passes.
     "cpu-best-adamw": TrainConfig(
