@@ -93,6 +93,7 @@ exchange: ## instructors: create nbgrader's exchange (GPT_COURSE_EXCHANGE=dir, e
 	$(PY) -m autograder.instructor exchange
 
 collect: ## instructors: copy submissions into .nbgrader/submitted (FROM=folder or .zip; LESSON=NN for zip_collect; ROSTER=csv)
+	@test -n "$(FROM)" || { echo "make collect FROM=DIR (a folder of <student>/<NN_slug>/) or FROM=FILE.zip" >&2; exit 1; }
 	$(PY) -m autograder.instructor collect "$(FROM)" $(lesson_arg) $(if $(ROSTER),--roster "$(ROSTER)")
 
 autograde: ## instructors: nbgrader autograde in the jail, JOBS at a time (LESSON=NN, STUDENT=id, FORCE=1, UNSAFE=1, OUTPUTS=1), then the report
@@ -158,5 +159,6 @@ lock: ## re-pin requirements.lock after changing pyproject.toml
 	$(PY) -m pip freeze --exclude-editable | sed -E 's/^torch==([^+]*)\+.*/torch==\1/' > requirements.lock.new
 	mv requirements.lock.new requirements.lock
 
-clean: ## remove what the course writes at run time (keeps .venv, data and your notebooks)
-	rm -rf build runs .pytest_cache
+# build/lesson-backups/ holds the notebooks `make release FORCE=1` replaced: a student's work, kept.
+clean: ## remove what the course writes at run time (keeps .venv, data, your notebooks and their backups)
+	rm -rf runs .pytest_cache $(filter-out build/lesson-backups,$(wildcard build/*))

@@ -3,7 +3,9 @@
 DIR holds one folder per student with their lesson folders, as nbgrader's submitted/ does:
 <student>/<NN_slug>/<NN_slug>.ipynb. Each student is graded like `make grade` (every task in the
 jail), `jobs` students at a time, with a progress bar; the results are a CSV of scores (one row
-per student, one column per lesson) and each student's Gradescope results.json.
+per student, one column per lesson) and each student's Gradescope results.json. Tasks with hidden
+tests in solutions/ run them too, as nbgrader's autograde and the Gradescope zip do: a notebook gets
+the same score on every route.
 
 Each student's regular files are copied into a private folder first and graded from there
 (autograder/submission_files.py): a link, a hard link, a pipe or a device is left out with one
@@ -22,6 +24,7 @@ from pathlib import Path, PurePath
 from tqdm.auto import tqdm
 
 from .grade import grade_report
+from .nbgrader_glue.cells import hidden_tests
 from .report import results_json, write_results
 from .run import FAILED, Verdict
 from .source import Source
@@ -48,8 +51,10 @@ def lesson_of(refused: Refused) -> str | None:
     return first[:2] if re.match(r"\d\d_", first) else None
 
 
-def grade_class(folder: Path, out: Path, jobs: int | None = None, jail: str = "auto") -> dict[str, dict]:
-    """{student: results.json} for every student folder in `folder`; also written under `out`."""
+def grade_class(folder: Path, out: Path, jobs: int | None = None, jail: str = "auto",
+                reference: Source | None = None) -> dict[str, dict]:
+    """{student: results.json} for every student folder in `folder`; also written under `out`.
+    reference: where the hidden tests come from (default solutions/)."""
     students, refused = students_in(folder)
     for item in refused:
         print(item.line())
@@ -65,10 +70,13 @@ def grade_class(folder: Path, out: Path, jobs: int | None = None, jail: str = "a
                     left_out.setdefault(path.name, {}).setdefault(lesson_of(item), item.line(path.name))
         lessons = sorted({lid for copy in copies.values() for lid in Source(copy).lessons()}
                          | {lid for why in left_out.values() for lid in why})  # a missing one scores 0
+        reference = reference or Source.parse("solutions")
+        hidden = hidden_tests(reference, [lid for lid in lessons if lid in reference.lessons()])
         # Each student's grading runs in its own jailed worker process; threads here only wait on them.
         with ThreadPoolExecutor(max_workers=jobs) as pool, \
                 tqdm(total=len(students), desc=f"grade-class ({jobs} jobs)", unit="student", dynamic_ncols=True) as bar:
-            futures = {pool.submit(grade_report, Source.parse(copy), lessons, jail=jail, parallel=1): student
+            futures = {pool.submit(grade_report, Source.parse(copy), lessons, hidden=hidden, jail=jail,
+                                   parallel=1): student
                        for student, copy in copies.items()}
             for future in as_completed(futures):
                 student = futures[future]

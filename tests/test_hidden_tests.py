@@ -211,3 +211,33 @@ def test_the_hidden_test_never_enters_the_students_process(tmp_path):
 def test_hidden_only_failures_give_a_fixed_phrase(tmp_path, body, status, phrase):
     outcome = hidden_outcome(tree(tmp_path, "x", body), HEAD_HIDDEN, timeout=3.0)
     assert (outcome.status, outcome.reason, outcome.output) == (status, phrase, "")
+
+
+@pytest.mark.slow
+@needs_jail
+def test_grade_class_runs_the_hidden_tests_of_the_reference(tmp_path):
+    """grade-class scores a task as nbgrader's autograde and the Gradescope zip do: the hidden test in
+    the reference's check cell must pass too. One correct student, graded against a reference with no
+    hidden test (passes) and against one whose hidden test no Head can pass (fails, in a fixed phrase)."""
+    from autograder.grade_class import grade_class
+    from autograder.nbgrader_glue.cells import check_task_id
+
+    klass = tmp_path / "class"
+    shutil.copytree(tree(tmp_path, "ref"), klass / "ref")
+    strict = tmp_path / "strict"
+    shutil.copytree(REPO / "solutions" / LESSON, strict / LESSON)
+    path = strict / LESSON / f"{LESSON}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    cell = next(c for c in nb.cells if check_task_id(c) == "07.head")
+    cell.source += ("\n### BEGIN HIDDEN TESTS\nassert Head(16, 8, 8, 0.0)(torch.zeros(1, 2, 16)).shape == (1, 2, 9), "
+                    f'"{PROBE_MARK}"\n### END HIDDEN TESTS\n')
+    nbformat.write(nb, path)
+
+    plain = grade_class(klass, tmp_path / "plain", jobs=1, reference=Source.parse(str(tmp_path / "ref")))
+    assert {t["name"]: t["status"] for t in plain["ref"]["tests"]}["07.head"] == "passed"
+    hidden = grade_class(klass, tmp_path / "hidden", jobs=1, reference=Source.parse(str(strict)))
+    tests = {t["name"]: t for t in hidden["ref"]["tests"]}
+    assert tests["07.head (visible checks)"]["status"] == "passed"  # what the student sees at once
+    assert tests["07.head"]["status"] == "failed" and tests["07.head"]["visibility"] == "after_published"
+    assert hidden_runner.FAILED in tests["07.head"]["output"]
+    assert PROBE_MARK not in (tmp_path / "hidden" / "ref" / "results.json").read_text()

@@ -16,6 +16,7 @@ import pytest
 from autograder.source import lesson_dirs
 from autograder.release import LEAK_MARKERS, ReleaseError, differences, release
 from autograder.tasks import all_tasks
+from tests.conftest import REPO
 
 SOLUTIONS = lesson_dirs("solutions")
 
@@ -106,3 +107,12 @@ def test_release_refuses_to_overwrite_an_edited_lesson_unless_forced(tmp_path, r
     backups = list((tmp_path / "build" / "lesson-backups").rglob("*.ipynb"))
     assert len(backups) == 1 and backups[0].read_text() == edited
     assert "my work" not in notebook.read_text()
+
+    # `make clean` removes what the course writes at run time, never these backups (the student's work)
+    (tmp_path / "build" / "results.json").write_text("{}")
+    (tmp_path / "runs" / "cpu-small").mkdir(parents=True)
+    shutil.copy(REPO / "Makefile", tmp_path)
+    cleaned = subprocess.run(["make", "-s", "clean"], cwd=tmp_path, capture_output=True, text=True)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "build" / "results.json").exists()
+    assert [b.read_text() for b in (tmp_path / "build" / "lesson-backups").rglob("*.ipynb")] == [edited]

@@ -34,6 +34,33 @@ def test_every_dependency_is_pinned_and_locked():
     assert "torch==2.13.0" in pyproject_dependencies()
 
 
+def test_the_python_the_docs_name_installs_every_locked_package():
+    """pyproject's requires-python, the README's "Python 3.N+" and environment.yml's python= name one
+    version, and every locked package installs on it (its own Requires-Python admits it)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    minimum = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert minimum.startswith(">="), minimum
+    lowest = Version(minimum.removeprefix(">="))
+    too_new = []
+    for line in (REPO / "requirements.lock").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name = line.split("==")[0]
+            try:
+                needs = metadata(name).get("Requires-Python")
+            except PackageNotFoundError:
+                continue
+            if needs and lowest not in SpecifierSet(needs):
+                too_new.append(f"{name} needs Python {needs}")
+    assert not too_new, f"requires-python {minimum} is too low: " + ", ".join(too_new)
+    assert set(re.findall(r"Python (3\.\d+)\+", (REPO / "README.md").read_text())) == {str(lowest)}
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    assert f"python={lowest}" in env["dependencies"]
+
+
 def test_gpt2_tokenizer_works_offline():
     # Proxies that refuse every connection: any download attempt would fail loudly.
     code = ("import tiktoken; e = tiktoken.get_encoding('gpt2'); "

@@ -23,9 +23,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-import nbformat
 
-from ..nbgrader_glue.cells import check_task_id, hidden_code
+from ..nbgrader_glue.cells import hidden_tests
 from ..paths import REPO_ROOT, lesson_id
 from ..reference import CompiledLessons
 from ..source import Source
@@ -38,8 +37,9 @@ README = """Gradescope autograder for {name} (course "gpt-from-scratch"), built 
 On Gradescope (Programming Assignment -> Configure Autograder):
   1. Autograder: "Zip file upload", this zip. Base image: Ubuntu 22.04 (setup.sh takes Python {python}
      from its apt; on images without it, from uv).
-  2. Timeout: {timeout} minutes; memory: {memory} GB. Measured here: one submission of these lessons
-     grades in about {seconds} s on 2 CPU cores (make bench-grading).
+  2. Timeout: {timeout} minutes; memory: {memory} GB. That is three times an allowance of {seconds} s a
+     submission, set generously for Gradescope's shared containers, not measured: `make bench-grading`
+     measures what one submission takes on your machine.
   3. Students upload their notebook(s) ({files}); any file name works: each notebook is
      matched to its lesson by its check cells.
 
@@ -47,18 +47,6 @@ What students see: one test per task (e.g. 01.encode) with the verdict line. Tas
 checks show their visible checks' verdict at once and their score only after grades are published.
 The run's output names the jail student code ran in.
 """
-
-
-def hidden_tests(source: Source, lessons: list[str]) -> dict[str, str]:
-    """{task id: hidden test code} from the check cells of the source notebooks."""
-    hidden = {}
-    for lid in lessons:
-        for cell in nbformat.read(source.notebook(lid), as_version=4).cells:
-            task = check_task_id(cell)
-            code = hidden_code(cell.source) if task else ""
-            if code.strip():
-                hidden[task] = code
-    return hidden
 
 
 def build(lessons: list[str] | None = None, source: Source | None = None, out: Path = OUT,

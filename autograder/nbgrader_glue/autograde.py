@@ -4,8 +4,8 @@ autograder.instructor report`): one row per submitted notebook with its score, t
 student edited, or why it was not graded.
 
 autograde refuses to run student code without the bubblewrap jail unless --unsafe (make autograde
-UNSAFE=1) is given: then the kernel runs as an ordinary process and the checks in the best jail
-this machine offers, and the report says so.
+UNSAFE=1) is given: then the checks run in the best jail this machine offers and, when the output
+kernel is on (OUTPUTS=1), the kernel as an ordinary process; a warning says so.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from .workspace import AUTOGRADED, LOGS, SUBMITTED, InstructorError, gradebook, 
 
 
 def jail_options(unsafe: bool) -> list[str]:
-    """nbgrader options for the jail: bubblewrap, or (unsafe) an ordinary kernel and the best fallback."""
+    """nbgrader options for the jail: bubblewrap, or (unsafe) the best fallback for the checks and an
+    ordinary process for the output kernel (when OUTPUTS=1 switches it on)."""
     ok, why = bwrap.usable()
     if ok:
         return []
@@ -36,8 +37,8 @@ def jail_options(unsafe: bool) -> list[str]:
         raise InstructorError(f"no jail for student code: {why}.\nStudent notebooks run code; grading them "
                               f"without bubblewrap lets it reach this machine. Install bubblewrap, or "
                               f"accept the risk with `make autograde UNSAFE=1`.")
-    print(f"warning: grading WITHOUT bubblewrap ({why}): the kernel runs as an ordinary process",
-          file=sys.stderr)
+    print(f"warning: grading WITHOUT bubblewrap ({why}): the checks run in the best fallback jail, and the "
+          "output kernel (OUTPUTS=1) as an ordinary process", file=sys.stderr)
     return ["--JailedExecute.jail=none", "--GradeChecks.jail=auto"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 
+import nbformat
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests
 from nbgrader.utils import is_grade
@@ -51,6 +52,19 @@ def hidden_code(source: str) -> str:
     return "\n".join(kept)
 
 
+def hidden_tests(source, lessons: list[str]) -> dict[str, str]:
+    """{task id: hidden test code} from the check cells of `source`'s notebooks (an autograder.source.Source):
+    what the Gradescope zip carries and grade-class runs, from the instructor's solutions/."""
+    hidden = {}
+    for lid in lessons:
+        for cell in nbformat.read(source.notebook(lid), as_version=4).cells:
+            task = check_task_id(cell)
+            code = hidden_code(cell.source) if task else ""
+            if code.strip():
+                hidden[task] = code
+    return hidden
+
+
 def hidden_lines(source: str) -> list[str]:
     """The non-blank lines of a cell's hidden tests, stripped (what must never reach a student)."""
     return [line.strip() for line in hidden_code(source).split("\n") if line.strip()]
@@ -75,8 +89,6 @@ def with_answers(release, reference, grade_ids=None):
     """A copy of a released notebook whose answer cells hold the reference's code (markers dropped):
     what a student who solved those cells hands in. grade_ids: which cells (default: all)."""
     import json
-
-    import nbformat
 
     answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in reference.cells
                if c.metadata.get("nbgrader", {}).get("solution")}

@@ -53,6 +53,9 @@ def collect(source: Path, lesson: str | None = None, roster: Path | None = None)
     named from the roster CSV when one is given (nbgrader's `db student import`), else by id."""
     if not source.exists():
         raise InstructorError(f"{printable(source)}: no such file or folder")
+    why = inbox_problem(source)
+    if why:
+        raise InstructorError(why)
     why = roster and roster_problem(roster)
     if why:
         raise InstructorError(printable(why))
@@ -62,6 +65,19 @@ def collect(source: Path, lesson: str | None = None, roster: Path | None = None)
     config = course_config()
     name_students(config["db_url"], config["course_id"], sorted({p.parent.name for p in SUBMITTED.glob("*/*")
                                                                  if p.is_dir()}))
+
+
+def inbox_problem(source: Path) -> str | None:
+    """Why `source` cannot be a class's submissions, or None. The course folder itself looks like one
+    (lessons/NN_slug/, solutions/NN_slug/): an empty FROM= must not collect the reference solutions
+    as a student called "solutions", nor .nbgrader/ collect itself."""
+    course, where = Path.cwd().resolve(), source.resolve()
+    if where == course or where in course.parents:
+        return (f"{printable(source)} is the course folder (or holds it), not a folder of submissions: "
+                "make collect FROM=DIR (a folder of <student>/<NN_slug>/) or FROM=FILE.zip")
+    if where == WORK.resolve() or WORK.resolve() in where.parents:
+        return f"{printable(source)} is inside {WORK}/, where collect writes: collect from a folder outside it"
+    return None
 
 
 def collect_files(source: Path, lesson: str | None = None) -> None:

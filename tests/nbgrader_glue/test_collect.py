@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from autograder.nbgrader_glue.collect import collect
-from autograder.nbgrader_glue.workspace import SUBMITTED, gradebook
+from autograder.nbgrader_glue.workspace import SUBMITTED, InstructorError, gradebook
 from tests.conftest import REPO
 
 from .class_folder import LESSON
@@ -39,3 +41,20 @@ def test_collect_stamps_each_submission_and_names_students_from_the_roster(cours
         students = {s.id: (s.last_name, s.first_name, s.email) for s in gb.students}
     assert students == {"alice": ("Liddell", "Alice", "alice@example.org"), "bob": ("bob", "", None),
                         "carol": ("", "Carol", None)}
+
+
+@pytest.mark.parametrize("source", ["", ".", "..", ".nbgrader", ".nbgrader/submitted"])
+def test_collect_refuses_the_course_folder_and_its_own_output(course, source):
+    """An empty FROM= is the course folder, whose lessons/NN_slug/ and solutions/NN_slug/ look like two
+    students: collect refuses it (and anything holding it, and .nbgrader/) before copying anything."""
+    (course / "solutions" / LESSON).mkdir(parents=True)
+    (course / ".nbgrader" / "submitted").mkdir(exist_ok=True)
+    with pytest.raises(InstructorError, match="course folder|inside .nbgrader"):
+        collect(Path(source))
+    assert not any((course / ".nbgrader" / "submitted").iterdir())
+
+
+def test_make_collect_without_from_says_what_to_give(tmp_path):
+    """The make target stops before Python runs: FROM= is required."""
+    result = subprocess.run(["make", "-s", "-C", str(REPO), "collect", "FROM="], capture_output=True, text=True)
+    assert result.returncode != 0 and "make collect FROM=DIR" in result.stderr
