@@ -28,7 +28,7 @@ from .nbgrader_glue.cells import hidden_tests
 from .report import results_json, write_results
 from .run import FAILED, Verdict
 from .source import Source
-from .submission_files import Refused, copy_plain_tree, is_real_folder, name_problem, problem
+from .submission_files import Refused, copy_plain_tree, is_real_folder, problem, student_id_problem
 
 
 def students_in(folder: Path) -> tuple[list[Path], list[Refused]]:
@@ -37,7 +37,7 @@ def students_in(folder: Path) -> tuple[list[Path], list[Refused]]:
     for path in sorted(Path(folder).iterdir()):
         if path.name.startswith("."):
             continue
-        why = name_problem(path.name) or (problem(path) if path.is_symlink() else None)
+        why = student_id_problem(path.name) or (problem(path) if path.is_symlink() else None)
         if why:
             refused.append(Refused(path.name, why))
         elif is_real_folder(path) and Source(path).lessons():

@@ -37,7 +37,7 @@ import nbformat  # noqa: E402 - after the jsonschema start-up fix above
 from . import submission_files  # noqa: E402
 from .paths import LessonNotFound, lesson_id  # noqa: E402
 
-MAX_NOTEBOOK_BYTES = 100 << 20
+MAX_NOTEBOOK_BYTES = submission_files.MAX_FILE_BYTES
 SUFFIX = ".ipynb"
 
 

@@ -19,9 +19,10 @@ from __future__ import annotations
 import logging
 import re
 
-# C0 controls and DEL, C1 controls, and the bidi embeddings/overrides (U+202A-202E) and isolates
-# (U+2066-2069). Tab and newline are added by `lines=False`.
-_CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# C0 controls and DEL, C1 controls, the bidi embeddings/overrides (U+202A-202E) and isolates
+# (U+2066-2069), and lone surrogates (U+D800-DFFF: Python strings may hold them, UTF-8 cannot, so
+# writing one to a file or a terminal raises). Tab and newline are added by `lines=False`.
+_CONTROL = "\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 _IN_A_LOG = re.compile(f"[{_CONTROL}]")
 _ON_ONE_LINE = re.compile(f"[{_CONTROL}\t\n]")
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}

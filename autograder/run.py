@@ -86,6 +86,8 @@ def judge(task: Task, outcome: Outcome, expected: Any) -> Verdict:
         task.compare(outcome.value, expected)
     except CheckFailed as err:
         return verdict(FAILED, reason=str(err) or "output differs from the reference")
+    except Exception:  # noqa: BLE001 - a value no check foresaw fails its task, never the class's grading
+        return verdict(FAILED, reason="returned something the check cannot compare with the reference")
     return verdict(PASSED, float(task.points))
 
 

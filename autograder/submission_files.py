@@ -34,6 +34,8 @@ from pathlib import Path, PurePosixPath
 from .printable import printable
 
 PLAIN_ONLY = "submissions must be plain files"
+MAX_FILE_BYTES = 100 << 20  # a notebook this large holds outputs, not code: reading it would only cost memory
+MAX_DEPTH = 16  # folders inside a submission: a lesson needs two; walking 1,000 would recurse out
 _OPEN = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC  # a FIFO must not block
 
 
@@ -94,6 +96,19 @@ def name_problem(name: str) -> str | None:
     return "has control characters in its name" if printable(name) != name else None
 
 
+FORMULA_START = ("=", "+", "-", "@")  # what a spreadsheet reads as the start of a formula
+
+
+def student_id_problem(name: str) -> str | None:
+    """Why a name may not become a student id: name_problem's reasons, or a first character that makes
+    a spreadsheet opening grades.csv run the id as a formula ('=HYPERLINK(...)' in a folder name)."""
+    if name_problem(name):
+        return name_problem(name)
+    if name.startswith(FORMULA_START):
+        return f"starts with '{name[0]}', which a spreadsheet opening grades.csv would run as a formula"
+    return None
+
+
 def is_real_folder(path, *, dir_fd: int | None = None) -> bool:
     """A folder itself, not a link to one."""
     try:
@@ -123,7 +138,8 @@ def read_plain(path, *, dir_fd: int | None = None, hard_links: bool = False, lim
         if why:
             raise NotPlainFile(path, why)
         if limit is not None and info.st_size > limit:
-            raise NotPlainFile(path, f"is larger than {limit >> 20} MB")
+            raise NotPlainFile(path, f"is larger than {limit >> 20} MB" if limit >= 1 << 20
+                               else f"is larger than {limit:,} bytes")
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:
             return f.read()
@@ -145,7 +161,10 @@ def copy_plain_tree(src, dst, *, hard_links: bool = False) -> list[Refused]:
         walked = True
         relative = Path(folder).relative_to(src)
         for name in list(dirs):  # os.fwalk lists a link to a folder among the folders: refuse it here
-            if name_problem(name):
+            if len(relative.parts) + 1 > MAX_DEPTH:
+                dirs.remove(name)  # not walked: os.fwalk recurses once per level
+                refused.append(Refused(str(relative / name), f"is more than {MAX_DEPTH} folders deep"))
+            elif name_problem(name):
                 dirs.remove(name)
                 refused.append(Refused(str(relative / name), name_problem(name)))
             elif is_real_folder(name, dir_fd=dir_fd):
@@ -158,7 +177,7 @@ def copy_plain_tree(src, dst, *, hard_links: bool = False) -> list[Refused]:
                 refused.append(Refused(str(relative / name), name_problem(name)))
                 continue
             try:
-                data = read_plain(name, dir_fd=dir_fd, hard_links=hard_links)
+                data = read_plain(name, dir_fd=dir_fd, hard_links=hard_links, limit=MAX_FILE_BYTES)
             except NotPlainFile as err:
                 refused.append(Refused(str(relative / name), err.why))
                 continue
@@ -175,6 +194,11 @@ def zip_member_problem(info: zipfile.ZipInfo) -> str | None:
         return "has a path that leaves the archive (absolute, or with '..')"
     if name_problem(info.filename):
         return name_problem(info.filename)
+    if len(name.parts) > MAX_DEPTH + 1:
+        return f"is more than {MAX_DEPTH} folders deep"
+    if info.file_size > MAX_FILE_BYTES:
+        return f"is larger than {MAX_FILE_BYTES >> 20} MB" if MAX_FILE_BYTES >= 1 << 20 else \
+            f"is larger than {MAX_FILE_BYTES:,} bytes"
     mode = info.external_attr >> 16
     if info.create_system == 3 and stat.S_IFMT(mode):  # made on Unix: the entry records its file type
         why = what_it_is(os.stat_result((mode, 0, 0, 1, 0, 0, 0, 0, 0, 0)), hard_links=True)

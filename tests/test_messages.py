@@ -47,7 +47,7 @@ def test_a_missing_length_check_says_what_happened_and_what_was_expected():
             "        logits = self.lm_head(self.ln_f(x))\n"
             "        loss = None if targets is None else F.cross_entropy(logits.flatten(0, 1), targets.flatten())\n"
             "        return logits, loss")
-    assert reason("09.forward", code) == ("forward(idx (1, 9)) with block_size 8: expected 'an error: "
+    assert reason("09.forward", code) == ("forward(idx (1, 9)) with block_size 8: expected 'a ValueError: "
                                           "T > block_size', got 'IndexError from wpe (no check of T)'")
 
 

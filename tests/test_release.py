@@ -69,6 +69,19 @@ def test_a_release_contains_no_solution_or_hidden_test_text(lid, release_dir):
     assert not leaked, f"solution text in {released}: {leaked[:3]}"
 
 
+@pytest.mark.parametrize("lid", sorted(SOLUTIONS))
+def test_a_lessons_task_table_lists_its_tasks_with_the_registrys_points(lid):
+    """A lesson's opening table (| `NN.task` | ... | points |) repeats what autograder/checks/ says: the
+    one source is the @task registry, and this keeps the prose from drifting away from it."""
+    notebook = nbformat.read(SOLUTIONS[lid] / f"{SOLUTIONS[lid].name}.ipynb", as_version=4)
+    table = notebook.cells[0].source
+    if "| points |" not in table:  # lesson 01's table has no points column
+        return
+    listed = {task: float(points) for task, points in
+              re.findall(r"^\| `(\d\d\.\w+)` \|.*\| ([\d.]+) \|$", table, flags=re.MULTILINE)}
+    assert listed == {t.id: float(t.points) for t in all_tasks() if t.lesson == lid}
+
+
 @pytest.mark.parametrize("task", all_tasks(), ids=lambda t: t.id)
 def test_stub_names_its_task_and_check_cell_matches(task, release_dir):
     released = lesson_dirs(release_dir)[task.lesson]

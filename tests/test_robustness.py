@@ -322,3 +322,27 @@ def test_bad_payload_from_a_child_is_a_failure_not_a_crash():
     assert decode(b"garbage", job).status == "error"
     assert decode(b"\x05\x00\x00\x00\x00\x00\x00\x00abcde", job).status == "error"
     assert Outcome("ok").status == "ok"
+
+
+@pytest.mark.parametrize("value", [torch.empty(3, device="meta"), torch.zeros(3).to_sparse(),
+                                   [torch.zeros(2), {"w": torch.zeros(2, 2).to_sparse_csr()}],
+                                   __import__("functools").reduce(lambda inner, _: [inner], range(100), 1)],
+                         ids=["meta", "sparse", "nested-sparse-csr", "100-deep"])
+def test_a_child_sending_a_value_no_check_can_compare_fails_its_task_only(value):
+    """torch.load(weights_only=True) rebuilds meta and sparse tensors and any depth of lists; a check's
+    comparison would raise on them (or recurse out) in the trusted process. A child that sends one (its
+    student code patched the runner's to_plain) fails that task with a fixed phrase."""
+    from autograder.jail.frames import frame
+
+    job = Job(0, "01.encode")
+    assert decode(frame({"status": "ok", "value": [1, 2], "reason": "", "output": "", "isolation": ""}), job).value == [1, 2]
+    outcome = decode(frame({"status": "ok", "value": value, "reason": "", "output": "", "isolation": ""}), job)
+    assert (outcome.status, outcome.value) == ("error", None)
+    assert outcome.reason.startswith(("returned a sparse, meta-device or quantized tensor", "returned lists or dicts nested"))
+
+
+def test_a_value_the_comparison_was_not_written_for_fails_the_task_not_the_grader():
+    """Whatever a comparison raises besides CheckFailed is the submission's failure, in a fixed phrase."""
+    task = dataclasses.replace(get_task("01.encode"), compare=lambda got, expected: got.no_such_attribute)
+    verdict = judge(task, Outcome("ok", value=[1, 2]), [1, 2])
+    assert verdict.status == FAILED and verdict.reason == "returned something the check cannot compare with the reference"

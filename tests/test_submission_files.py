@@ -37,7 +37,7 @@ from autograder.nbgrader_glue.collect import collect
 from autograder.nbgrader_glue.export import gradescope_results
 from autograder.nbgrader_glue.workspace import SUBMITTED, gradebook
 from autograder.printable import PrintableLogRecords, printable
-from autograder.report import results_json, summary, table
+from autograder.report import results_json, summary, table, write_results
 from autograder.run import FAILED, Verdict
 from autograder.submission_files import NotPlainFile, copy_plain_tree, plain_zip_members, read_plain
 from autograder.tasks import lesson_tasks
@@ -120,6 +120,18 @@ def test_printable_escapes_control_characters_and_bidi_overrides():
     assert printable("two\nlines\tand\r") == "two\\nlines\\tand\\r"
     assert printable("two\nlines\tand\r", lines=True) == "two\nlines\tand\\r"
     assert printable("plain text, 01_chars") == "plain text, 01_chars"
+    assert printable("lone \ud800 half") == "lone \\ud800 half"  # UTF-8 cannot hold it: a write would raise
+
+
+def test_a_lone_surrogate_in_what_student_code_raised_or_printed_is_written_escaped(tmp_path):
+    """raise ValueError("\\ud800") or print("\\udfff") in a solution cell: results.json and the table
+    are still written (a lone surrogate is not UTF-8, so written as it is it would raise and stop the
+    class's grading at that student)."""
+    verdict = Verdict("01.encode", FAILED, 0.0, 2.0, "encode('hi') raised ValueError: bad \ud800", "printed \udfff")
+    write_results(results_json([verdict]), tmp_path / "results.json")
+    output = json.loads((tmp_path / "results.json").read_text())["tests"][0]["output"]
+    assert "bad \\ud800" in output and "printed \\udfff" in output
+    assert "bad \\ud800" in table([verdict]).encode().decode()
 
 
 def test_the_score_table_and_results_show_what_student_code_raised_or_printed_escaped():
@@ -191,6 +203,40 @@ def test_copy_plain_tree_copies_regular_files_and_names_the_rest(tmp_path):
     assert [(r.path, r.why) for r in copy_plain_tree(tmp_path / "bob" / LESSON, tmp_path / "bobcopy")] == \
         [(".", "is a symbolic link, not a regular file")]
     assert not files_under(tmp_path / "bobcopy")
+
+
+def test_a_submission_nested_too_deep_or_too_large_is_refused_not_a_crash(tmp_path, monkeypatch):
+    """os.fwalk recurses once per folder: 1,100 nested folders would end in RecursionError for the whole
+    class. Folders past MAX_DEPTH are left out with one line; so is a file past MAX_FILE_BYTES, unread."""
+    from autograder import submission_files
+
+    src = tmp_path / "alice"
+    deep = src / LESSON
+    deep.mkdir(parents=True)
+    (deep / f"{LESSON}.ipynb").write_text("{}")
+    fd = os.open(deep, os.O_RDONLY)
+    try:
+        for _ in range(40):  # (1,100 crashed it; 40 shows the cut and stays easy to delete)
+            os.mkdir("d", dir_fd=fd)
+            inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd = inner
+    finally:
+        os.close(fd)
+    monkeypatch.setattr(submission_files, "MAX_FILE_BYTES", 10)
+    (deep / "big.txt").write_text("x" * 11)
+    refused = copy_plain_tree(src, tmp_path / "copy")
+    assert [str(p.relative_to(tmp_path / "copy")) for p in files_under(tmp_path / "copy")] == [f"{LESSON}/{LESSON}.ipynb"]
+    assert {r.path.count("/"): r.why for r in refused} == {
+        1: "is larger than 10 bytes", submission_files.MAX_DEPTH: f"is more than {submission_files.MAX_DEPTH} folders deep"}
+    with zipfile.ZipFile(tmp_path / "deep.zip", "w") as zf:
+        zf.writestr("alice/" + "d/" * 1100 + "x.txt", "{}")
+        zf.writestr(f"alice/{LESSON}/big.txt", "x" * 11)
+        zf.writestr(f"alice/{LESSON}/{LESSON}.ipynb", "{}")
+    with zipfile.ZipFile(tmp_path / "deep.zip") as zf:
+        members, refused = plain_zip_members(zf)
+    assert [m.filename for m in members] == [f"alice/{LESSON}/{LESSON}.ipynb"]
+    assert [r.why for r in refused] == [f"is more than {submission_files.MAX_DEPTH} folders deep", "is larger than 10 bytes"]
 
 
 def zip_with_attacks(path: Path, layout: dict[str, bytes]) -> Path:
@@ -392,3 +438,16 @@ def test_nbgrader_cycle_grades_plain_files_and_logs_no_escapes(tmp_path, release
     written = [p.read_bytes() for p in files_under(course / ".nbgrader")
                if p.suffix in (".log", ".csv", ".json", ".txt") or p.parent.name == "logs"]
     assert_clean(*outputs, *logs, *written)
+
+
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"x\",\"a\")", "+1", "-2", "@SUM(A1)", "eve\x1b[2J"])
+def test_a_student_id_a_spreadsheet_would_run_or_a_terminal_obey_is_refused(name, tmp_path):
+    from autograder.grade_class import students_in
+    from autograder.submission_files import student_id_problem
+
+    assert student_id_problem(name) and student_id_problem("alice") is None and student_id_problem("a-b=c") is None
+    (tmp_path / name / LESSON).mkdir(parents=True)
+    (tmp_path / "alice" / LESSON).mkdir(parents=True)
+    (tmp_path / "alice" / LESSON / f"{LESSON}.ipynb").write_text("{}")
+    students, refused = students_in(tmp_path)
+    assert [s.name for s in students] == ["alice"] and [r.path for r in refused] == [name]

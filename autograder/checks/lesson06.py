@@ -71,7 +71,7 @@ def reference_mask(fn):
 
 
 @task("06.average_softmax", points=2, target="average_past_softmax",
-      hint="scores = zeros (T, T); masked_fill the future (above the diagonal) with -inf; softmax over dim=-1; @ x")
+      hint="scores = zeros (T, T) in x's dtype and device; masked_fill the future (above the diagonal) with -inf; softmax over dim=-1; @ x")
 def softmax_cases(average_past_softmax):
     with reference_mask(average_past_softmax):
         return average_cases(average_past_softmax)

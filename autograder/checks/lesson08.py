@@ -133,11 +133,14 @@ def block_cases(Block, GPTConfig):
         with torch.no_grad():
             cases[f"stand-in sub-modules, {label}"] = block(x)
 
-    # with its own sub-modules (lesson 07's attention, this lesson's MLP and LayerNorm)
+    # with lesson 07's real attention (the reference's, as for every earlier lesson). LayerNorm and MLP
+    # are this lesson's other tasks: torch's LayerNorm and the stand-in MLP take their place here too,
+    # so a slip in either costs its own task, not this one as well
     block = Block(block_config(GPTConfig, n_embd=16, n_head=4, block_size=8))
+    block.ln_1, block.ln_2, block.mlp = nn.LayerNorm(16), nn.LayerNorm(16), MLPStandIn(16)
     set_params(block, 70, scale=0.2)
     block.eval()
     with torch.no_grad():
-        cases["real sub-modules, x (2, 8, 16)"] = block(randn(2, 8, 16, seed=71))
-        cases["real sub-modules, T=1: x (1, 1, 16)"] = block(randn(1, 1, 16, seed=72))
+        cases["lesson 07's attention, x (2, 8, 16)"] = block(randn(2, 8, 16, seed=71))
+        cases["lesson 07's attention, T=1: x (1, 1, 16)"] = block(randn(1, 1, 16, seed=72))
     return cases

@@ -83,6 +83,8 @@ def compare_init(actual, expected):
             raise CheckFailed(f"{label}: parameters {names} differ from the expected {want_names}")
         for name, s in got["parameters"].items():
             kind, value = expected_init(name, want["n_layer"])
+            if not all(math.isfinite(s[key]) for key in ("mean", "std", "min", "max")):  # NaN fails every test below
+                raise CheckFailed(f"{label}: {name} holds NaN or infinite values at initialisation")
             if kind == "constant":
                 if s["min"] != value or s["max"] != value:
                     raise CheckFailed(f"{label}: {name} should be all {value:g} at initialisation, "
@@ -125,8 +127,16 @@ def forward_cases(GPT, GPTConfig):
         outcome = "no error"
     except NotImplementedError:
         raise
-    except Exception as err:  # noqa: BLE001 - any exception type will do, but not the embedding's own
-        outcome = "IndexError from wpe (no check of T)" if "index out of range" in str(err) else "an error: T > block_size"
+    except Exception as err:  # noqa: BLE001 - fixed phrases only: the exception is the student's
+        # calls.py has worded it "GPT.forward(idx=...) raised ValueError: ...": the type is the first word
+        # after " raised " (the message, the student's text, comes after it)
+        raised = str(err).partition(" raised ")[2]
+        if "index out of range" in raised:
+            outcome = "IndexError from wpe (no check of T)"
+        elif raised.startswith("ValueError"):  # what the lesson asks for: a caller can catch it by name
+            outcome = "a ValueError: T > block_size"
+        else:
+            outcome = "an exception other than ValueError (an assert?)"
     cases["forward(idx (1, 9)) with block_size 8"] = outcome
 
     untied = without_init(GPT)(gpt_config(GPTConfig, bias=False, tie_weights=False, n_layer=1, n_embd=8, n_head=2))
@@ -211,7 +221,7 @@ def compare_generate(actual, expected):
 
 
 @task("09.generate", points=3, target="GPT.generate", compare=compare_generate,
-      hint="each step: crop to block_size, last position's logits / temperature, optional top-k, softmax, multinomial with generator, append")
+      hint="each step: crop to block_size, last position's logits / temperature, optional top-k (at most V of them), softmax, multinomial with generator, append")
 def generate_cases(GPT, GPTConfig):
     cases = {}
 

@@ -372,12 +372,14 @@ CONFIGURE_MISCONCEPTIONS = (
                                                 for ps in parameter_lists(case, kind)))),
     Misconception("AdamW needs two groups: weight_decay for the 2-D parameters, 0.0 for biases, LayerNorm weights "
                   "and other 1-D ones", in_some_case(lambda case: len(case["AdamW"]) == 1)),
+    Misconception("Muon keeps its default weight_decay=0.0 here: weight_decay is AdamW's (the capstone gives Muon "
+                  "its own decay)", in_some_case(lambda case: any(g.get("weight_decay") for g in case.get("Muon", [])))),
 )
 
 
 @task("13.configure_optimizer", points=2, target="configure_optimizer", timeout=30,
       compare=diagnosed(*CONFIGURE_MISCONCEPTIONS),
-      hint="Muon(lr=muon_lr, momentum) over the 2-D parameters in model.h; AdamW for the rest, weight_decay on >= 2-D only")
+      hint="Muon(lr=muon_lr, momentum; no weight_decay) over the 2-D parameters in model.h; AdamW for the rest, weight_decay on >= 2-D only")
 def configure_cases(configure_optimizer, Muon):
     cases = {}
     setups = {

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 from ..reference import CompiledLessons
 from . import bwrap, hidden_runner, landlock, seccomp, view
 from .child import Job, Sandbox
-from .frames import OUTPUT_LIMIT, RESULT_LIMIT, send_json, unframe
+from .frames import OUTPUT_LIMIT, RESULT_LIMIT, NotPlainValue, send_json, unframe
 from .limits import JAIL_PIDS, PidsCgroup
 
 if TYPE_CHECKING:  # imported where used: run.py imports torch, which the worker's start should overlap
@@ -81,6 +81,8 @@ def decode(payload: bytes, job: Job):
 
     try:
         result = unframe(payload)
+    except NotPlainValue as err:  # our own fixed words, naming what kind of value it was
+        return Outcome("error", reason=str(err))
     except Exception:  # noqa: BLE001 - a child can write anything into its pipe
         return Outcome("error", reason="sent back unreadable results (did the code write to a pipe or exit early?)")
     status, reason, output = result["status"], result.get("reason", "")[:500], result.get("output", "")

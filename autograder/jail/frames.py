@@ -17,6 +17,11 @@ import time
 OUTPUT_LIMIT = 2000  # characters of printed output kept per task
 RESULT_LIMIT = 64 << 20  # bytes of outputs a task may send back
 STATUSES = ("ok", "not_started", "error")
+MAX_DEPTH = 32  # containers inside containers in a returned value (a checked output is a few deep)
+
+
+class NotPlainValue(ValueError):
+    """A returned value the checks cannot compare; its text is one of the fixed phrases below."""
 
 
 def frame(result: dict) -> bytes:
@@ -50,7 +55,29 @@ def unframe(data: bytes) -> dict:
     for key in ("reason", "output", "isolation"):
         if not isinstance(result.get(key, ""), str):
             raise ValueError("malformed")
+    plain_value(result.get("value"), torch)
     return result
+
+
+def plain_value(value, torch, depth: int = 0) -> None:
+    """NotPlainValue unless `value` is what the checks compare: ordinary CPU tensors in plain containers.
+
+    weights_only loading also rebuilds sparse and meta-device tensors, and nests containers as deep as
+    the sender likes; the checks' comparisons would raise on the first and recurse out on the second,
+    in the trusted process."""
+    if depth > MAX_DEPTH:
+        raise NotPlainValue(f"returned lists or dicts nested more than {MAX_DEPTH} deep")
+    if isinstance(value, torch.Tensor):
+        if value.layout != torch.strided or value.device.type != "cpu" or value.is_quantized:
+            raise NotPlainValue("returned a sparse, meta-device or quantized tensor: only ordinary CPU tensors "
+                                "can be checked")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            plain_value(key, torch, depth + 1)
+            plain_value(item, torch, depth + 1)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            plain_value(item, torch, depth + 1)
 
 
 def send_json(fd: int, message: dict) -> None:

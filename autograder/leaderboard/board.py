@@ -36,6 +36,8 @@ def describe(result: Result) -> str:
     """One line for a student: what ran and what it reached, or why it did not."""
     if result.status == REFUSED:
         return f"refused: {result.reason}"
+    if not result.settings:  # failed before its run was known (rank.py's GRADER_ERROR)
+        return f"{result.status}: {result.reason}"
     s = result.settings
     shape = (f"{result.preset}: {s['n_layer']} x {s['n_embd']}, {s['n_head']} heads, block {s['block_size']}, "
              f"batch {s['batch_size']}, {s['optimizer']} lr {s['lr']:g}; {result.params:,} parameters, "

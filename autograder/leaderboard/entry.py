@@ -19,9 +19,13 @@ from ..jail.limits import cpu_reason
 from ..source import Source
 from . import rules as R
 from .judge import Reference, WeightsRefused, judge
+from .trainer import NOT_ORDINARY
 
 RANKED, REFUSED, FAILED = "ranked", "refused", "failed"
 TASK = "capstone.train"
+# what an entry reads when judging its weights raised something no check foresaw: the judge reads
+# whatever torch.load rebuilds, and one student's odd tensor must not stop the class's leaderboard
+UNJUDGED = "the trained weights could not be judged (something in them no check foresaw): they were not ranked"
 
 
 @dataclass
@@ -52,6 +56,9 @@ def failure_reason(outcome, cpu_seconds: float) -> str:
         return f"training used more than its {cpu_seconds:g} s of CPU time (the limit follows from the budget)"
     if outcome.reason.startswith(("was killed, probably for using more than", "used more than")):
         return "training used more memory than the jail allows"
+    if outcome.reason == NOT_ORDINARY:
+        return ("your GPT's state_dict holds sparse or meta-device tensors: the leaderboard takes ordinary "
+                "(dense, CPU) tensors")
     if outcome.reason.startswith("did not finish within"):
         return "training stopped making progress (blocked or sleeping?) and ran out of wall-clock time"
     return "your lessons' code raised an error while training: `make train` shows it"
@@ -87,6 +94,9 @@ def run_entry(folder: Path, name: str, reference: Reference, isolation: Isolatio
         verdict = judge(reference, {**run.settings, "steps": run.steps}, snapshots, rules)
     except WeightsRefused as err:
         result.reason = str(err)
+        return result
+    except Exception:  # noqa: BLE001 - see UNJUDGED; a fixed phrase, as the exception's text may quote the weights
+        result.reason = UNJUDGED
         return result
     result.status, result.val, result.train, result.sample = RANKED, verdict.val, verdict.train, verdict.sample
     result.curve = [list(point) for point in verdict.curve]

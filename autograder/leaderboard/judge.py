@@ -79,6 +79,24 @@ def one_thread():
         torch.set_num_threads(threads)
 
 
+def not_ordinary(value) -> str | None:
+    """What makes a tensor one the checks below cannot read, or None (a non-tensor is refused below).
+
+    torch.load(weights_only=True) rebuilds sparse, meta-device, quantized and nested tensors too; isfinite,
+    equal and load_state_dict raise on them (RuntimeError, NotImplementedError), here in the trusted process."""
+    if not isinstance(value, torch.Tensor):
+        return None
+    if type(value) not in (torch.Tensor, torch.nn.Parameter):
+        return f"a {type(value).__name__}, not a plain tensor"
+    if value.layout != torch.strided:
+        return f"a {str(value.layout).removeprefix('torch.')} tensor"
+    if value.device.type != "cpu":
+        return f"a tensor on the {value.device.type} device"
+    if value.is_quantized or value.is_nested:
+        return "a quantized tensor" if value.is_quantized else "a nested tensor"
+    return None
+
+
 def load_weights(model: torch.nn.Module, weights) -> None:
     """Copy `weights` into the reference model, or WeightsRefused naming the first thing wrong."""
     expected = model.state_dict()
@@ -91,6 +109,10 @@ def load_weights(model: torch.nn.Module, weights) -> None:
                              f"{len(extra)} unexpected (first: {first[:80]})")
     for name, ref in expected.items():
         got = weights[name]
+        why = not_ordinary(got)
+        if why:
+            raise WeightsRefused(f"the trained weight {name[:80]} is {why}; the leaderboard takes ordinary "
+                                 f"(dense, CPU) tensors")
         if not isinstance(got, torch.Tensor) or got.dtype != ref.dtype or tuple(got.shape) != tuple(ref.shape):
             shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
             raise WeightsRefused(f"the trained weight {name} is {shape}, the course's GPT has {tuple(ref.shape)} "

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import jsonschema
 
+from ..submission_files import NotPlainFile, read_plain
+
 RUN_FILE = "capstone_run.json"
 # the lesson notebooks an entry trains with (the capstone's, and what their set-up cells load); Muon adds 13
 LESSONS = ("01", "03", "05", "07", "08", "09", "10")
@@ -110,16 +112,30 @@ class Run:
         return {"preset": self.preset, **self.settings, "steps": self.steps, "tokens": self.tokens}
 
 
+def _no_constant(name: str):
+    # Python's json reads NaN, Infinity and -Infinity, which JSON itself does not have; NaN then passes every
+    # minimum and maximum of the schema (every comparison with it is False)
+    raise RunRefused(f"{RUN_FILE}: {name} is not a number JSON allows (write a finite number)")
+
+
 def parse_run_file(path: Path) -> dict:
-    """The run file's JSON object; RunRefused for a missing, large, or unreadable file."""
-    path = Path(path)
-    if path.is_symlink() or not path.is_file():
-        raise RunRefused(f"no {RUN_FILE} was submitted (a plain file beside your lesson folders)")
-    data = path.read_bytes()
-    if len(data) > MAX_RUN_FILE_BYTES:
+    """The run file's JSON object; RunRefused for a missing, large, linked, deep or unreadable file."""
+    try:  # a regular file of its own, and its size checked before anything of it is read
+        data = read_plain(path, limit=MAX_RUN_FILE_BYTES)
+    except NotPlainFile as err:
+        if err.why == "file not found":
+            raise RunRefused(f"no {RUN_FILE} was submitted (a plain file beside your lesson folders)") from None
+        if err.why.startswith("is larger than"):  # read_plain states its limit in MB: ours is bytes
+            raise RunRefused(f"{RUN_FILE} is larger than {MAX_RUN_FILE_BYTES} bytes") from None
+        raise RunRefused(f"{RUN_FILE} {err.why} (submissions must be plain files)") from None
+    if len(data) > MAX_RUN_FILE_BYTES:  # grown between the size check and the read
         raise RunRefused(f"{RUN_FILE} is larger than {MAX_RUN_FILE_BYTES} bytes")
     try:
-        return json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except RunRefused:
+        raise
+    except RecursionError:  # "[[[[..." deeper than Python's stack: the decoder recurses once per level
+        raise RunRefused(f"{RUN_FILE} is nested too deeply (a run file is one flat object)") from None
     except (UnicodeDecodeError, ValueError) as err:
         raise RunRefused(f"{RUN_FILE} is not valid JSON ({str(err).splitlines()[0][:120]})") from None
 
@@ -127,6 +143,8 @@ def parse_run_file(path: Path) -> dict:
 def check_schema(request) -> None:
     try:
         jsonschema.validate(request, SCHEMA)
+    except RecursionError:  # a value nested just under the decoder's limit can still exhaust the validator's
+        raise RunRefused(f"{RUN_FILE} is nested too deeply (a run file is one flat object)") from None
     except jsonschema.ValidationError as err:
         where = ".".join(str(p) for p in err.absolute_path)
         if err.validator == "additionalProperties":
@@ -135,11 +153,26 @@ def check_schema(request) -> None:
         raise RunRefused(f"{RUN_FILE}: {where + ': ' if where else ''}{err.message[:200]}") from None
 
 
+def check_types(request: dict) -> None:
+    """Stricter than the schema, which takes 128.0 as an integer (JSON Schema does) and NaN as a number:
+    a float n_embd breaks the model's shapes, a float batch_size makes the steps a float, a NaN lr
+    trains nothing. Integer settings must be Python ints (not floats, not booleans), numbers finite."""
+    for key, value in request.items():
+        kind = SETTINGS.get(key, {}).get("type")
+        if kind == "integer" and type(value) is not int:
+            whole = isinstance(value, float) and value.is_integer()
+            raise RunRefused(f"{RUN_FILE}: {key}: {value!r} is not a whole number"
+                             + (f" (write {int(value)}, without a decimal point)" if whole else ""))
+        if kind == "number" and (type(value) not in (int, float) or not math.isfinite(value)):
+            raise RunRefused(f"{RUN_FILE}: {key}: {value!r} is not a finite number")
+
+
 def resolve(request, rules: Rules = RULES, count_params=None) -> Run:
     """The Run a request describes, or RunRefused naming the first rule it breaks.
 
     count_params(settings) -> the model's parameter count (the reference GPT's: judge.count_params)."""
     check_schema(request)
+    check_types(request)
     settings = {**PRESETS[request["preset"]], **{k: v for k, v in request.items() if k != "preset"}}
     if settings["n_embd"] % settings["n_head"]:
         raise RunRefused(f"n_embd ({settings['n_embd']}) must be a multiple of n_head ({settings['n_head']})")

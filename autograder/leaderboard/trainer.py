@@ -72,6 +72,28 @@ def snapshot_steps(steps: int, points: int) -> list[int]:
     return sorted({max(1, round(steps * k / points)) for k in range(1, points + 1)})
 
 
+# train_outcome's reason when the state_dict holds tensors the judge cannot read; entry.failure_reason turns
+# it into its own phrase (a student who forges it only fails their own entry)
+NOT_ORDINARY = "the GPT's state_dict holds tensors that are not ordinary (dense, CPU) tensors"
+
+
+class NotOrdinaryWeights(Exception):
+    """The student's state_dict holds a sparse, meta-device or other non-ordinary tensor."""
+
+
+def handed_back(model) -> dict:
+    """A copy of the model's weights to send back: ordinary CPU tensors, or NotOrdinaryWeights.
+
+    `.cpu()` raises NotImplementedError on a meta tensor (which train_outcome would report as an
+    unfinished lesson) and keeps a sparse one sparse; the judge refuses those anyway, so say so here."""
+    weights = {}
+    for name, t in model.state_dict().items():
+        if isinstance(t, torch.Tensor) and (t.layout != torch.strided or t.device.type == "meta" or t.is_nested):
+            raise NotOrdinaryWeights(name)
+        weights[name] = t.detach().cpu().clone() if isinstance(t, torch.Tensor) else t
+    return weights
+
+
 def train(root: str, settings: dict) -> dict:
     """Train as `settings` say with the lessons in `root`; {"snapshots": [[step, weights], ...]}."""
     source = Source(Path(root))
@@ -100,8 +122,7 @@ def train(root: str, settings: dict) -> dict:
         x, y = L03.get_batch(train_data, settings["block_size"], settings["batch_size"], generator=batches)
         L10.train_step(model, optimizer, x, y, settings["grad_clip"])
         if step + 1 in keep:
-            weights = {name: t.detach().cpu().clone() for name, t in model.state_dict().items()}
-            snapshots.append([step + 1, weights])
+            snapshots.append([step + 1, handed_back(model)])
     return {"snapshots": snapshots}
 
 
@@ -109,6 +130,8 @@ def train_outcome(root: str, settings: dict) -> Outcome:
     """train() as a job's outcome: the weights, or what stopped it (the grader keeps none of its text)."""
     try:
         return Outcome("ok", train(root, settings))
+    except NotOrdinaryWeights:
+        return Outcome("error", reason=NOT_ORDINARY)
     except NotImplementedError:
         return Outcome("not_started", reason="a lesson the capstone needs still raises NotImplementedError")
     except BaseException as err:  # noqa: BLE001 - anything the student's code does

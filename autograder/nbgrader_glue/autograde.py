@@ -151,7 +151,7 @@ def notebook_problem(path: Path) -> str:
     if refused:
         return refused
     try:
-        data = submission_files.read_plain(path)
+        data = submission_files.read_plain(path, limit=submission_files.MAX_FILE_BYTES)
     except submission_files.NotPlainFile as err:
         return printable(f"{path.name} {err.why} ({submission_files.PLAIN_ONLY})")
     try:

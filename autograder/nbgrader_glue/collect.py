@@ -28,7 +28,7 @@ def copy_submitted_layout(root: Path) -> list[str]:
     for student in sorted(root.iterdir()):
         if student.name.startswith(".") or not (student.is_dir() or student.is_symlink()):
             continue
-        why = submission_files.name_problem(student.name) or (
+        why = submission_files.student_id_problem(student.name) or (
             None if submission_files.is_real_folder(student) else submission_files.problem(student))
         if why:  # a link to someone's folder, a name with terminal escapes in it
             print(Refused(student.name, why).line())

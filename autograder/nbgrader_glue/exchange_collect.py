@@ -21,7 +21,7 @@ from pathlib import Path
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 
-from ..submission_files import Refused, copy_plain_tree, name_problem
+from ..submission_files import Refused, copy_plain_tree, student_id_problem
 from . import refused_files
 from .students import name_students
 
@@ -32,7 +32,7 @@ class PlainFilesCollect(ExchangeCollect):
         super().init_src()
         kept = []
         for record in self.src_records:
-            why = name_problem(record["username"])
+            why = student_id_problem(record["username"])
             if why:
                 self.log.warning(Refused(record["filename"], f"the student name {why}").line())
             else:

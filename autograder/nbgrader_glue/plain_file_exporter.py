@@ -20,7 +20,7 @@ from nbconvert.exporters import NotebookExporter
 from nbconvert.exporters.exporter import ResourcesDict
 
 from ..printable import printable
-from ..submission_files import PLAIN_ONLY, NotPlainFile, read_plain
+from ..submission_files import MAX_FILE_BYTES, PLAIN_ONLY, NotPlainFile, read_plain
 
 
 class SubmissionRefused(ValueError):
@@ -32,7 +32,7 @@ class PlainFileExporter(NotebookExporter):
     def from_filename(self, filename, resources=None, **kw):
         name = os.path.basename(filename)
         try:
-            data = read_plain(filename)
+            data = read_plain(filename, limit=MAX_FILE_BYTES)
         except NotPlainFile as err:
             raise SubmissionRefused(f"{err} ({PLAIN_ONLY})") from None
         try:

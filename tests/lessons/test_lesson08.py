@@ -57,5 +57,10 @@ RIGHT = {
     ],
     "block": [
         BLOCK + "        h = self.ln_1(x)\n        x = self.attn(h) + x\n        h = self.ln_2(x)\n        return x + self.mlp(h)",
+        # the right wiring beside a wrong LayerNorm (unbiased variance): that costs 08.layernorm only
+        LN + "        m = x.mean(-1, keepdim=True)\n        v = x.var(-1, keepdim=True)\n"
+             "        y = (x - m) / torch.sqrt(v + self.eps) * self.weight\n"
+             "        return y if self.bias is None else y + self.bias\n"
+        + BLOCK + "        x = x + self.attn(self.ln_1(x))\n        return x + self.mlp(self.ln_2(x))",
     ],
 }

@@ -59,6 +59,11 @@ WRONG = {
                "                s = 0.02 / math.sqrt(2 * self.config.n_layer) if n.endswith('c_proj') else 0.02\n"
                "                m.weight = nn.Parameter(torch.randn_like(m.weight) * s)\n"
                "                if getattr(m, 'bias', None) is not None: nn.init.zeros_(m.bias)"),
+        (method("init_weights", INIT,  # NaN weights: every comparison with NaN is False, so no bound alone fails it
+                "        for n, m in self.named_modules():\n"
+                "            if isinstance(m, (nn.Linear, nn.Embedding)):\n"
+                "                nn.init.constant_(m.weight, float('nan'))\n"
+                "                if getattr(m, 'bias', None) is not None: nn.init.zeros_(m.bias)"), "holds NaN"),
     ],
     "forward": [
         method("forward", FORWARD,  # no position embeddings
@@ -75,6 +80,14 @@ WRONG = {
                "        logits = self.lm_head(x)\n"
                "        loss = None if targets is None else F.cross_entropy(logits.view(B * T, -1), targets.reshape(-1))\n"
                "        return logits, loss"),
+        (method("forward", FORWARD,  # an assert instead of the ValueError the lesson asks for
+                "        B, T = idx.shape\n"
+                "        assert T <= self.config.block_size, f'length {T} > block_size {self.config.block_size}'\n"
+                "        x = self.drop(self.wte(idx) + self.wpe(torch.arange(T)))\n"
+                "        for b in self.h: x = b(x)\n"
+                "        logits = self.lm_head(self.ln_f(x))\n"
+                "        loss = None if targets is None else F.cross_entropy(logits.view(B * T, -1), targets.reshape(-1))\n"
+                "        return logits, loss"), "other than ValueError"),
         method("forward", FORWARD,  # no check of T against block_size
                "        B, T = idx.shape\n"
                "        x = self.drop(self.wte(idx) + self.wpe(torch.arange(T)))\n"
@@ -209,7 +222,7 @@ RIGHT = {
     "forward": [
         method("forward", FORWARD,
                "        B, T = idx.size()\n"
-               "        assert T <= self.config.block_size, f'length {T} > block_size {self.config.block_size}'\n"
+               "        if T > self.config.block_size: raise ValueError(f'length {T} > block_size {self.config.block_size}')\n"
                "        h = self.wte(idx) + self.wpe(torch.arange(0, T, dtype=torch.long, device=idx.device)).unsqueeze(0)\n"
                "        h = self.drop(h)\n"
                "        for block in self.h:\n"

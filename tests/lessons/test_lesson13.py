@@ -125,6 +125,9 @@ WRONG = {
          "at key 'Muon': item 0: at key 'lr': expected 0.02, got 0.003"),
         (OPT + SPLIT + "    muon = Muon(mats, lr=muon_lr)\n" + ADAMW + "    return [muon, adamw]\n",  # momentum ignored
          "at key 'momentum': expected 0.9, got 0.95"),
+        (OPT + SPLIT + "    muon = Muon(mats, lr=muon_lr, momentum=momentum, weight_decay=weight_decay)\n"  # AdamW's decay
+         + ADAMW + "    return [muon, adamw]\n",
+         "Muon keeps its default weight_decay=0.0"),
         (OPT + SPLIT + "    muon = Muon(mats, lr=muon_lr, momentum=momentum)\n"
          + "    adamw = torch.optim.AdamW(rest, lr=lr, betas=betas, weight_decay=weight_decay)\n"  # decay on norms too
          + "    return [muon, adamw]\n",

@@ -31,3 +31,12 @@ def test_student_and_file_id(collector, path, student, file_id):
 @pytest.mark.parametrize("path", ["01_chars.ipynb", "alice_chars.ipynb", "alice_01_chars.py", "alice_01_chars/x"])
 def test_other_files_are_not_collected(collector, path):
     assert collector.collect(path) is None
+
+
+@pytest.mark.parametrize("path", ['=HYPERLINK("x";"a")_01_chars.ipynb', "downloads/+cmd_01_chars.ipynb",
+                                  "eve\x1b[2J_01_chars.ipynb"])
+def test_a_student_id_that_is_a_formula_or_has_escapes_is_refused_with_one_line(collector, path, capsys):
+    """The id becomes a row of nbgrader's grades.csv: '=...' would run in the instructor's spreadsheet."""
+    assert collector.collect(path) is None
+    printed = capsys.readouterr().out
+    assert printed.startswith("refused: ") and "\x1b" not in printed and "the student name" in printed
