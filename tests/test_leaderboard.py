@@ -274,6 +274,16 @@ def test_gradescope_ranks_the_class_the_same_way(ranked_locally, fake_class, tmp
         local = json.loads((out / name / "results.json").read_text())
         assert remote["score"] == local["score"] and remote.get("leaderboard") == local.get("leaderboard"), name
         assert remote["tests"] == local["tests"]
+    # a run file uploaded as a link is refused with the line that says so (not "no run file was submitted")
+    linked = tmp_path / "tuned" / "submission" / R.RUN_FILE
+    linked.unlink()
+    linked.symlink_to(fake_class[0] / "tuned" / R.RUN_FILE)
+    done = subprocess.run([str(tmp_path / "tuned" / "source" / "run_autograder")], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "AUTOGRADER_ROOT": str(tmp_path / "tuned"),
+                                            "AUTOGRADER_PYTHON": sys.executable})
+    assert done.returncode == 0, done.stderr[-3000:]
+    remote = json.loads((tmp_path / "tuned" / "results" / "results.json").read_text())
+    assert remote["score"] == 0 and f"{R.RUN_FILE}: is a symbolic link" in json.dumps(remote), remote
 
 
 def test_the_docs_state_the_published_rules():

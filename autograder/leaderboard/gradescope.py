@@ -22,7 +22,7 @@ from ..reference import CompiledLessons
 from ..submission_files import copy_plain_tree
 from . import rules as R
 from .board import results_json
-from .entry import Result, run_entry
+from .entry import REFUSED, Result, run_entry
 from .judge import Reference
 
 NAME = "capstone"
@@ -64,7 +64,7 @@ def grade_submission(root: Path, course: dict) -> dict:
     loader = Loader()
     with tempfile.TemporaryDirectory(prefix="capstone-") as tmp:
         upload, entry = Path(tmp) / "upload", Path(tmp) / "entry"
-        copy_plain_tree(root / "submission", upload)  # plain files only: no links, pipes or devices
+        left_out = copy_plain_tree(root / "submission", upload)  # plain files only: no links, pipes or devices
         entry.mkdir()
         for path in sorted(upload.rglob("*.ipynb")):
             if ".ipynb_checkpoints" in path.parts:
@@ -77,7 +77,11 @@ def grade_submission(root: Path, course: dict) -> dict:
         for path in sorted(upload.rglob(R.RUN_FILE)):
             shutil.copy(path, entry / R.RUN_FILE)
             break
-        result = run_entry(entry, "submission", reference, choose("auto"), rules)
+        refused_run = [item for item in left_out if Path(item.path).name == R.RUN_FILE]
+        if refused_run and not (entry / R.RUN_FILE).exists():  # say why, not "no run file was submitted"
+            result = Result("submission", REFUSED, refused_run[0].line().removeprefix("refused: "))
+        else:
+            result = run_entry(entry, "submission", reference, choose("auto"), rules)
     out = results_json(result, rules, references)
     out["execution_time"] = round(time.monotonic() - started, 1)
     out["stdout_visibility"] = "hidden"
