@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -42,6 +43,28 @@ class NotReady(CapstoneError):
     """The lessons cannot train a GPT yet; the message says which tasks to fix."""
 
 
+def interrupt_if_ctrl_c(err: Exception) -> None:
+    """Raise KeyboardInterrupt if `err` is the loader's report of Ctrl-C in a set-up cell: the grader
+    keeps going when a cell is interrupted (a notebook must not stop it), the capstone stops."""
+    if isinstance(err.__cause__, KeyboardInterrupt):
+        raise KeyboardInterrupt from None
+
+
+_NOT_DONE = re.compile(r"^(\d\d)\.([\w-]+)")  # a stub's message starts with its task: "01.encode: look up..."
+
+
+def unfinished(err: NotImplementedError, command: str) -> NotReady:
+    """One line for lesson code a command called that is still a stub: the task, and what to do."""
+    text = (str(err).strip().splitlines() or [""])[0]
+    task = _NOT_DONE.match(text)
+    if task:
+        what, grade = f"task {task.group(0)} is not finished yet ({text[task.end():].lstrip(': ')})", \
+            f"make grade LESSON={task.group(1)}"
+    else:  # a NotImplementedError without a task id: a student's own, or an older stub
+        what, grade = f"your lesson code is not finished ({text or 'NotImplementedError'})", "make grade"
+    return NotReady(f"{what}: `{grade}` shows what is left, or use the reference: {command} SOURCE=solutions")
+
+
 def load_course(source: Source, lessons=None) -> SimpleNamespace:
     """The capstone's building blocks, each taken from its lesson in `source` (all of USES, or `lessons`)."""
     names = {}
@@ -51,6 +74,7 @@ def load_course(source: Source, lessons=None) -> SimpleNamespace:
         try:
             module = load_lesson(lesson, source=source)
         except (LessonLoadError, LessonNotFound) as err:
+            interrupt_if_ctrl_c(err)
             raise NotReady(f"cannot load lesson {lesson} from {source}: {err}") from None
         for name in wanted:
             if not hasattr(module, name):

@@ -32,7 +32,7 @@ from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
 from . import optim, runtime
-from .errors import CapstoneError, print_error
+from .errors import CapstoneError, ctrl_c_raises, print_error, print_interrupted
 from .plot import plot_bench
 from .presets import PRESETS
 from .train import run
@@ -92,8 +92,8 @@ def one_run(name: str, preset: str, seed: int, eval_interval: int, out_root: Pat
     print(f"\n=== {name} (preset {preset}, seed {seed}) ===", flush=True)
     summary = run(config, source=source, out=out_root / f"{name}-s{seed}", fresh=True, check_lessons=False,
                   quiet=True, save_during=False, label=f"{name} seed {seed}", val_iters=200)
-    if summary.get("interrupted"):
-        raise CapstoneError("benchmark interrupted")
+    if summary.get("interrupted"):  # the first Ctrl-C stopped this run (and saved it): stop the benchmark too
+        raise KeyboardInterrupt
     history = json.loads((out_root / f"{name}-s{seed}" / "history.json").read_text())
     steps_curve = [(e[0], e[3]) for e in history["evals"]]  # (step, val loss)
     curve = [(e[1], e[3]) for e in history["evals"]]  # (wall-clock training seconds, val loss)
@@ -206,11 +206,14 @@ def main(argv=None) -> int:
                         help="what the ceiling's 15-minute budget counts: wall seconds (default) or CPU seconds "
                              "per thread (use on a machine shared with other work)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "runs" / "bench")
+    ctrl_c_raises()
     args = parser.parse_args(argv)
     try:
         return bench(args)
     except CapstoneError as err:
         return print_error(err)
+    except KeyboardInterrupt as err:
+        return print_interrupted(err, "the benchmark writes its report only at the end: nothing was reported")
 
 
 def bench(args) -> int:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import torch
@@ -42,17 +43,50 @@ def save(course, path: Path, model, optimizer, step: int, gpt_config, record: di
         raise
 
 
+def check_folder(out: Path, flag: str = "--out") -> None:
+    """Refuse, before any training, a run folder that cannot hold a checkpoint: a file (`--out
+    runs/x/ckpt.pt`), or a path inside a file. Otherwise the run would only fail at its first save."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        hint = f": give the run folder, {out.parent}" if out.suffix in (".pt", ".py") else ""
+        raise CheckpointError(f"{flag} {out} is a file, not a folder{hint}")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CheckpointError(f"{flag} {out} is inside {parent}, which is a file, not a folder")
+            if not os.access(parent, os.W_OK | os.X_OK):
+                raise CheckpointError(f"{flag} {out}: cannot create folders in {parent} (no permission to write "
+                                      f"there); choose another --out")
+            return
+
+
+def _why_unreadable(err: Exception) -> str:
+    """A short reason torch.load failed, in whole words: torch's own messages run to paragraphs."""
+    text = str(err)
+    if isinstance(err, OSError):
+        return err.strerror or type(err).__name__
+    if "central directory" in text or "zip archive" in text:
+        return "the file is incomplete: a copy or a save that did not finish"
+    if "Unsupported global" in text or "allowlist" in text:
+        return "it holds Python objects, not only tensors: not a file the capstone wrote"
+    if "Weights only load failed" in text or isinstance(err, pickle.UnpicklingError):
+        return "it is not a torch checkpoint file"
+    first = (text.strip().splitlines() or [""])[0].split(". ")[0].rstrip(".")
+    return first if 0 < len(first) <= 160 else type(err).__name__
+
+
 def read_record(path: Path) -> dict:
     """The capstone record of a checkpoint: model config, vocabulary, history. Never trusts pickles."""
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"no checkpoint at {path}: train first (make train)")
+    if path.is_dir():
+        raise CheckpointError(f"{path} is a folder: give the checkpoint file, e.g. {path / 'ckpt.pt'}")
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - truncated file, not a torch file, foreign pickle...
-        first = (str(err).strip().splitlines() or [err.__class__.__name__])[0][:200]
-        raise CheckpointError(f"{path} is corrupt or not a checkpoint ({first}). Delete it, or train "
-                              f"into another folder with --out") from None
+        raise CheckpointError(f"{path} is corrupt or not a checkpoint ({_why_unreadable(err)}). Delete it, "
+                              f"or train into another folder with --out") from None
     record = _find_record(raw)
     if record is None:
         raise CheckpointError(f"{path} was not written by the capstone (it has no 'capstone' record); "

@@ -11,7 +11,8 @@ reading of answers; lesson 10 the optimizer and the schedule; lesson 09 the mode
 The score is exact-match accuracy on the held-out test set, measured before and after.
 
 Output, in runs/finetune/ (or --out): ckpt.pt (`make sample OUT=runs/finetune` reads it), loss.png,
-examples.txt, summary.json.
+examples.txt, summary.json. The checkpoint is saved once training ends, before the held-out
+instructions are answered again; Ctrl-C before that saves nothing, and says so.
 """
 
 from __future__ import annotations
@@ -33,8 +34,9 @@ from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
 from . import assemble, checkpoint, gpt2, precision, runtime, sample
-from .errors import CapstoneError
+from .errors import CapstoneError, Interrupted, ctrl_c_raises, print_interrupted
 from .plot import plot_losses
+from .presets import check, check_memory, parse_bool
 
 DATA = REPO_ROOT / "datasets" / "instructions"
 LESSON12 = ("format_prompt", "collate", "instruction_loss", "extract_response")
@@ -52,7 +54,7 @@ class Settings:
     grad_clip: float = 1.0
     block_size: int = 128  # characters: every example of the data set fits
     mask_prompt: bool = True
-    eval_interval: int = 250
+    eval_interval: int = 250  # steps between held-out losses; 0: only at the end
     seed: int = 1337
     threads: int = 0  # torch CPU threads; 0: all cores
     precision: str = "auto"  # the forward pass's matrix products: float32, bfloat16, or auto (measured)
@@ -72,6 +74,7 @@ def load_lesson12(source: Source):
     try:
         module = load_lesson("12", source=source)
     except (LessonLoadError, LookupError) as err:
+        assemble.interrupt_if_ctrl_c(err)
         raise assemble.NotReady(f"cannot load lesson 12 from {source}: {err}") from None
     missing = [name for name in LESSON12 if not hasattr(module, name)]
     if missing:
@@ -97,7 +100,8 @@ def widen_context(course, model, block_size: int):
 
 
 def from_checkpoint(course, path: Path, block_size: int, device: str):
-    model, tokenizer, record = sample.load_model(course, path, device)
+    model, tokenizer, record = sample.load_model(course, path, device, command="make finetune")
+    check_memory(model.config.n_layer, block_size)  # a wider context makes larger causal masks
     return widen_context(course, model, block_size).to(device), tokenizer, record
 
 
@@ -177,15 +181,52 @@ def held_out_loss(model, lesson, batches, device: str) -> float:
 
 # --- the run ------------------------------------------------------------------------------------
 
+@dataclasses.dataclass
+class Progress:
+    """How far a run got, for the one line Ctrl-C ends it with."""
+    phase: str = "during start-up"
+    step: int = 0
+    steps: int = 0
+    saved: Path | None = None  # the checkpoint of the fine-tuned model, once written
+
+    def interrupted(self) -> str:
+        where = f"interrupted {self.phase}"
+        if self.saved is not None:
+            return (f"{where}: the checkpoint at {self.saved} holds the fine-tuned model ({self.steps} steps), "
+                    f"not yet scored; `make sample OUT={self.saved.parent}` uses it")
+        if self.step:
+            return (f"{where}: fine-tuning saves when it ends, so nothing was saved (a shorter run: "
+                    f"--steps {max(1, self.step)})")
+        return f"{where}: nothing fine-tuned yet"
+
+
 def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path | None = None, gpt2_dir: Path | None = None,
         out: Path | None = None, settings: Settings | None = None, device: str = "auto", quiet: bool = False,
         check_lessons: bool = True, limit_test: int | None = None) -> dict:
+    """Fine-tune, score before and after, save; returns the summary. Raises CapstoneError for what the user
+    can fix, and Interrupted, saying what was saved, for Ctrl-C."""
+    progress = Progress()
+    try:
+        return fine_tune(progress, source, init, ckpt, gpt2_dir, out, settings, device, quiet, check_lessons,
+                         limit_test)
+    except KeyboardInterrupt:
+        raise Interrupted(progress.interrupted()) from None
+
+
+def fine_tune(progress: Progress, source, init, ckpt, gpt2_dir, out, settings, device, quiet, check_lessons,
+              limit_test) -> dict:
+    """run(), recording in `progress` how far it got."""
     settings = settings or Settings()
+    check(settings)  # one line per setting that cannot work, before anything is loaded
+    if limit_test is not None and limit_test < 1:
+        raise CapstoneError(f"--limit-test {limit_test}: must be at least 1")
     source = Source.parse(source)
     device = runtime.pick_device(device)
     if device == "cpu":
         torch.set_num_threads(runtime.cpu_threads(settings.threads, 1))
     out = Path(out or REPO_ROOT / "runs" / ("finetune" if init == "checkpoint" else "finetune-gpt2"))
+    checkpoint.check_folder(out)
+    progress.steps = settings.steps
     if check_lessons and not source.reference:
         roots = ["12", "10", "09"] + (["11"] if init == "gpt2" else ["01"])
         assemble.require_passing(source, roots=roots, command="make finetune")
@@ -211,7 +252,7 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
         raise CapstoneError(f"the model's vocabulary has no {err}: it was not trained on Tiny Shakespeare's "
                          f"characters") from None
     except NotImplementedError as err:
-        raise assemble.NotReady(f"your lesson code is not finished: {err}") from None
+        raise assemble.unfinished(err, "make finetune") from None
     longest = max(len(ids) for _, (ids, _) in encoded)
     if longest > model.config.block_size + 1:
         raise CapstoneError(f"the longest example has {longest} tokens, more than the model's context "
@@ -227,6 +268,7 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
         f"{model.config.block_size}) from {origin}; {len(train_examples)} training examples, "
         f"{len(test_examples)} held-out; device {device}, {torch.get_num_threads()} threads")
     t0 = time.perf_counter()
+    progress.phase = "while answering the held-out instructions before fine-tuning"
     before_replies = answers(model, lesson, tokenizer, test_examples, device, max_new)
     before = score(test_examples, before_replies)
     eval_seconds = time.perf_counter() - t0
@@ -243,8 +285,10 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
         model, lambda: lesson.instruction_loss(model(x.to(device))[0], y.to(device)), device.split(":")[0]))
     say(precision.describe(precise, why))
     model.train()
+    every = settings.eval_interval or settings.steps  # 0: the held-out loss only at the end
     bar = tqdm(range(settings.steps), disable=quiet, dynamic_ncols=True, unit="step")
     for step in bar:
+        progress.phase, progress.step = f"at step {step + 1} of {settings.steps}", step + 1
         t = time.perf_counter()
         lr = course.lr_at(step, settings.lr, settings.min_lr, settings.warmup, settings.steps)
         for group in optimizer.param_groups:
@@ -266,26 +310,33 @@ def run(source: Source | str = "lessons", init: str = "checkpoint", ckpt: Path |
         history["steps"].append((step + 1, round(train_time, 4), round(value, 5)))
         if step % 10 == 0:
             bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.1e}")
-        if (step + 1) % settings.eval_interval == 0 or step + 1 == settings.steps:
+        if (step + 1) % every == 0 or step + 1 == settings.steps:
             val = held_out_loss(model, lesson, test_batches, device)
-            recent = [s[2] for s in history["steps"][-settings.eval_interval:]]
+            recent = [s[2] for s in history["steps"][-every:]]
             history["evals"].append((step + 1, round(train_time, 3), sum(recent) / len(recent), val))
             bar.write(f"step {step + 1}: loss {sum(recent) / len(recent):.4f} (last {len(recent)} batches), "
                       f"held-out {val:.4f} ({train_time:.0f} s)")
     bar.close()
+
+    # saved first, so that Ctrl-C or a crash while answering loses no training; saved again with the scores
+    summary = {"source": str(source), "init": origin, "settings": dataclasses.asdict(settings),
+               "train_seconds": round(train_time, 1), "precision": precise, "accuracy_before": before,
+               "params": n_params}
+    record = {"model_config": dataclasses.asdict(model.config), "tokenizer": tokenizer.identity,
+              "source": str(source), "step": settings.steps, "finetune": summary, "history": history}
+    progress.phase = "while saving the checkpoint"
+    checkpoint.save(course, out / "ckpt.pt", model, optimizer, settings.steps, model.config, record)
+    progress.saved, progress.phase = out / "ckpt.pt", "while answering the held-out instructions after fine-tuning"
 
     t0 = time.perf_counter()
     after_replies = answers(model, lesson, tokenizer, test_examples, device, max_new)
     after = score(test_examples, after_replies)
     eval_seconds += time.perf_counter() - t0
 
-    out.mkdir(parents=True, exist_ok=True)
-    summary = {"source": str(source), "init": origin, "settings": dataclasses.asdict(settings),
-               "train_seconds": round(train_time, 1), "precision": precise, "answer_seconds": round(eval_seconds, 1),
-               "accuracy_before": before, "accuracy_after": after, "params": n_params}
-    record = {"model_config": dataclasses.asdict(model.config), "tokenizer": tokenizer.identity,
-              "source": str(source), "step": settings.steps, "finetune": summary, "history": history}
+    summary.update(answer_seconds=round(eval_seconds, 1), accuracy_after=after)
+    progress.phase = "while saving the checkpoint with its scores"
     checkpoint.save(course, out / "ckpt.pt", model, optimizer, settings.steps, model.config, record)
+    progress.phase = "while writing the report"
     plot_losses(history, out / "loss.png", title=f"instruction fine-tuning: held-out exact match "
                                                   f"{before['all']:.0%} -> {after['all']:.0%}")
     lines = []
@@ -327,7 +378,8 @@ def main(argv=None) -> int:
     for field in dataclasses.fields(Settings):
         kind = type(getattr(defaults, field.name))
         group.add_argument("--" + field.name.replace("_", "-"), dest=field.name, default=None,
-                           type=(lambda t: t.lower() in ("1", "true", "yes")) if kind is bool else kind)
+                           type=parse_bool if kind is bool else kind, metavar=kind.__name__.upper())
+    ctrl_c_raises()
     args = parser.parse_args(argv)
     base = dataclasses.asdict(defaults) | (GPT2_SETTINGS if args.init == "gpt2" else {})
     settings = Settings(**{k: (getattr(args, k) if getattr(args, k) is not None else v) for k, v in base.items()})
@@ -338,6 +390,11 @@ def main(argv=None) -> int:
     except CapstoneError as err:
         print(f"make finetune: {err}", file=sys.stderr)
         return 1
+    except NotImplementedError as err:  # lesson code still a stub (with --no-grade, or a lesson not graded)
+        print(f"make finetune: {assemble.unfinished(err, 'make finetune')}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as err:
+        return print_interrupted(err, "nothing fine-tuned yet")
     return 0
 
 

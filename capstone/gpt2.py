@@ -27,7 +27,7 @@ from autograder.loader import LessonLoadError, load_lesson
 from autograder.source import Source
 
 from . import assemble, runtime
-from .errors import CapstoneError
+from .errors import CapstoneError, ctrl_c_raises, print_interrupted
 
 MODELS = {  # --model: the Hub repository of each published size
     "gpt2": "openai-community/gpt2",
@@ -157,12 +157,13 @@ def load_model(source: Source | str, folder: Path, device: str = "cpu"):
     try:
         lesson = load_lesson("11", source=source)
     except (LessonLoadError, LookupError) as err:
+        assemble.interrupt_if_ctrl_c(err)
         raise assemble.NotReady(f"cannot load lesson 11 from {source}: {err}") from None
     hf_config, state = read_weights(folder)
     try:
         model = lesson.gpt2_from_checkpoint(hf_config, state)
     except NotImplementedError as err:
-        raise assemble.NotReady(f"your lesson code is not finished: {err}") from None
+        raise assemble.unfinished(err, "make gpt2") from None
     except ValueError as err:
         raise WeightsError(f"{folder} does not fit your GPT: {_first_line(err)}") from None
     return model.to(device), hf_config
@@ -175,8 +176,11 @@ def continue_text(model, prompt: str, tokens: int = 50, temperature: float = 0.8
     ids = tokenizer.encode(prompt) or tokenizer.encode("<|endoftext|>")
     idx = torch.tensor([ids], dtype=torch.long, device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    with torch.no_grad():
-        out = model.generate(idx, tokens, temperature=temperature, top_k=top_k or None, generator=generator)
+    try:
+        with torch.no_grad():
+            out = model.generate(idx, tokens, temperature=temperature, top_k=top_k or None, generator=generator)
+    except NotImplementedError as err:
+        raise assemble.unfinished(err, "make gpt2") from None
     return tokenizer.decode(out[0].tolist())
 
 
@@ -195,6 +199,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-grade", action="store_true", help="skip checking that the lessons pass")
+    ctrl_c_raises()
     args = parser.parse_args(argv)
     if args.temperature <= 0:
         parser.error("--temperature must be > 0")
@@ -212,6 +217,8 @@ def main(argv=None) -> int:
     except (FileNotFoundError, CapstoneError) as err:  # WeightsError, NotReady: one message, no traceback
         print(f"make gpt2: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as err:  # a download in progress is kept only once whole (see above)
+        return print_interrupted(err, "no half-downloaded file was kept; `make gpt2` again continues")
     print(text)
     return 0
 

@@ -37,7 +37,7 @@ from autograder.paths import REPO_ROOT, LessonNotFound
 from autograder.source import lesson_notebook
 
 from . import assemble
-from .errors import CapstoneError, print_error
+from .errors import CapstoneError, ctrl_c_raises, print_error, print_interrupted
 
 FILENAME = "model.py"
 _MARKER = re.compile(r"^\s*###\s*(BEGIN|END)\s+SOLUTION\b.*$")
@@ -310,8 +310,9 @@ def load_from_checkpoint(path, device="cpu"):
 
 
 def main(argv=None):
-    """Sample like `make sample`: same defaults, same seed, same text."""
+    """Sample like `make sample`: same defaults, same seed, same text; a mistake ends in one line."""
     import argparse
+    import sys
     from pathlib import Path
 
     import torch
@@ -325,9 +326,20 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     args = parser.parse_args(argv)
-    model, encode, decode = load_from_checkpoint(args.ckpt, args.device)
+    if args.temperature <= 0:
+        sys.exit(f"--temperature {args.temperature}: must be > 0 (below 1: safer text, above 1: wilder)")
+    if not args.ckpt.is_file():
+        sys.exit(f"no checkpoint file at {args.ckpt}: train first (make train), or give one with --ckpt")
+    try:
+        model, encode, decode = load_from_checkpoint(args.ckpt, args.device)
+    except Exception as err:  # a truncated file, another model's weights, an unknown --device...
+        why = (str(err).strip().splitlines() or [""])[0].split(". ")[0]  # torch's messages run to paragraphs
+        sys.exit(f"cannot load {args.ckpt} on {args.device}: {type(err).__name__}: {why}")
     prompt = args.prompt.encode().decode("unicode_escape") if "\\n" in args.prompt else args.prompt
-    idx = torch.tensor([encode(prompt or "\n")], dtype=torch.long, device=args.device)
+    try:
+        idx = torch.tensor([encode(prompt or "\n")], dtype=torch.long, device=args.device)
+    except KeyError as err:  # a character tokenizer knows only the characters of its training text
+        sys.exit(f"the prompt has a character the model never saw in training: {err}")
     top_k = min(args.top_k, model.config.vocab_size) if args.top_k > 0 else None
     generator = torch.Generator(device=args.device).manual_seed(args.seed)
     with torch.no_grad():
@@ -336,7 +348,13 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    try:
+        main()
+    except KeyboardInterrupt:  # Ctrl-C: one line, and the shell's exit status for it
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
 '''
 
 
@@ -434,10 +452,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="run folder (default: the most recent run in runs/)")
     parser.add_argument("--source", help="lessons, solutions or a folder of lessons (default: the one the "
                                          "checkpoint was trained with; lessons when there is no checkpoint)")
+    ctrl_c_raises()
     args = parser.parse_args(argv)
     from . import checkpoint, sample
 
     try:
+        if args.out:
+            checkpoint.check_folder(args.out)
         out = args.out or sample.latest_run()
         ckpt = out / "ckpt.pt"
         source = sample.source_for(ckpt, args.source) if ckpt.exists() else Source.parse(args.source or "lessons")
@@ -467,6 +488,8 @@ def main(argv=None) -> int:
         problem = check(path, model, model_config)
     except (CapstoneError, OSError) as err:
         return print_error(err if isinstance(err, CapstoneError) else CapstoneError(f"cannot write model.py: {err}"))
+    except KeyboardInterrupt as err:  # write() replaces model.py only once the new text is complete
+        return print_interrupted(err, "model.py is the old one or the new one, never half-written")
     if problem:
         return print_error(CapstoneError(f"{path} was written, but {problem}; your notebooks stay the "
                                          f"source of truth"))

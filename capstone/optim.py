@@ -83,6 +83,7 @@ def load_muon_lesson(source: Source):
     try:
         module = load_lesson(lesson, source=source)
     except (LessonLoadError, LessonNotFound) as err:
+        assemble.interrupt_if_ctrl_c(err)
         return None, f"cannot load lesson {lesson}: {err}"
     missing = [name for name in USES if not hasattr(module, name)]
     if missing:

@@ -10,6 +10,9 @@ docs/capstone.md ("Why these settings").
 
 from __future__ import annotations
 
+import argparse
+import math
+import os
 from dataclasses import dataclass, fields, replace
 
 from .errors import CapstoneError
@@ -127,3 +130,103 @@ def describe_presets() -> str:
 
 def field_names() -> list[str]:
     return [f.name for f in fields(TrainConfig) if f.name != "description"]
+
+
+# --- checking settings before anything is built -------------------------------------------------
+
+def parse_bool(text: str) -> bool:
+    """A true/false command-line value; anything else is refused (argparse then names the flag)."""
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+# What each setting must be, by name: TrainConfig's fields, and those of make finetune's Settings
+# (capstone/finetune.py), which shares the names it has in common. A bad value would otherwise end in a
+# traceback from deep inside torch, or worse, train silently (dropout 1 zeroes every activation).
+RULES = {
+    "n_layer": (lambda v: v >= 1, "at least 1"),
+    "n_head": (lambda v: v >= 1, "at least 1"),
+    "n_embd": (lambda v: v >= 1, "at least 1"),
+    "block_size": (lambda v: v >= 1, "at least 1 (tokens of context)"),
+    "dropout": (lambda v: 0 <= v < 1, "from 0 up to (not including) 1"),
+    "tokenizer": (lambda v: v in ("char", "gpt2"), "char or gpt2"),
+    "batch_size": (lambda v: v >= 1, "at least 1"),
+    "max_iters": (lambda v: v >= 0, "0 or more (0: train by --time-budget)"),
+    "steps": (lambda v: v >= 1, "at least 1"),
+    "time_budget": (lambda v: v >= 0, "0 or more seconds (0: train by --max-iters)"),
+    "clock": (lambda v: v in ("wall", "cpu"), "wall or cpu"),
+    "lr": (lambda v: v > 0, "more than 0"),
+    "min_lr": (lambda v: v >= 0, "0 or more"),
+    "warmup_iters": (lambda v: v >= 0, "0 or more"),
+    "warmup": (lambda v: v >= 0, "0 or more"),
+    "weight_decay": (lambda v: v >= 0, "0 or more"),
+    "beta1": (lambda v: 0 <= v < 1, "from 0 up to (not including) 1"),
+    "beta2": (lambda v: 0 <= v < 1, "from 0 up to (not including) 1"),
+    "grad_clip": (lambda v: v >= 0, "0 or more (0: no clipping)"),
+    "optimizer": (lambda v: v in ("adamw", "muon"), "adamw or muon"),
+    "muon_lr": (lambda v: v > 0, "more than 0"),
+    "momentum": (lambda v: 0 <= v < 1, "from 0 up to (not including) 1"),
+    "muon_weight_decay": (lambda v: v >= 0, "0 or more"),
+    "ns_steps": (lambda v: v >= 1, "at least 1"),
+    "precision": (lambda v: v in ("auto", "float32", "bfloat16"), "auto, float32 or bfloat16"),
+    "ns_precision": (lambda v: v in ("auto", "float32", "bfloat16"), "auto, float32 or bfloat16"),
+    "eval_interval": (lambda v: v >= 0, "0 or more (0: no estimates during training)"),
+    "eval_iters": (lambda v: v >= 1, "at least 1 (batches per estimate)"),
+    "final_eval_iters": (lambda v: v >= 1, "at least 1 (batches of the final estimate)"),
+    "sample_tokens": (lambda v: v >= 0, "0 or more"),
+    "threads": (lambda v: v >= 0, "0 or more (0: all cores)"),
+}
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check(settings) -> None:
+    """Raise CapstoneError, in one line naming the flag, for the first setting that cannot work.
+
+    Called by make train (and the benchmark) with a TrainConfig, and by make finetune with its Settings,
+    before any lesson is graded or any model is built."""
+    for name, (ok, must) in RULES.items():
+        value = getattr(settings, name, None)
+        if value is None or (name == "eval_iters" and getattr(settings, "eval_interval", 1) == 0):
+            continue  # not a setting of this kind of run, or one it does not use
+        try:
+            good = ok(value) and not (isinstance(value, float) and math.isnan(value))
+        except TypeError:
+            good = False
+        if not good:
+            raise CapstoneError(f"{flag(name)} {value}: must be {must}")
+    if hasattr(settings, "n_head") and settings.n_embd % settings.n_head:
+        near = settings.n_embd - settings.n_embd % settings.n_head or settings.n_head
+        raise CapstoneError(f"--n-embd {settings.n_embd} is not a multiple of --n-head {settings.n_head}: each "
+                            f"head gets n_embd / n_head dimensions (try --n-embd {near})")
+    if getattr(settings, "max_iters", 1) == 0 and getattr(settings, "time_budget", 0) == 0:
+        raise CapstoneError("--max-iters 0 with no --time-budget trains nothing: give a number of steps "
+                            "(--max-iters 600) or of seconds (--time-budget 60)")
+    if hasattr(settings, "n_layer"):
+        check_memory(settings.n_layer, settings.block_size)
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_memory(n_layer: int, block_size: int, memory: int | None = None) -> None:
+    """Refuse a block_size whose causal masks alone would fill the machine (lesson 07 builds a
+    block_size x block_size mask in every layer, plus a second one while it makes it): the system would
+    kill the run, or the whole session, with no message."""
+    memory = physical_memory() if memory is None else memory
+    need = (n_layer + 1) * block_size ** 2  # bytes: the masks are booleans
+    if memory and need > memory / 2:
+        raise CapstoneError(f"--block-size {block_size}: lesson 07's causal masks alone would take "
+                            f"{need / 2**30:.1f} GiB ({block_size}^2 bytes in each of {n_layer} layers, and one "
+                            f"more while it is built), over half of this machine's {memory / 2**30:.0f} GiB; "
+                            f"the presets use 16 to 256")

@@ -26,8 +26,19 @@ def pick_device(requested: str = "auto") -> str:
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return "mps"
         return "cpu"
+    try:  # "gpu", "CPU", "cuda:x": torch's own message lists twenty device types the course does not use
+        kind = torch.device(requested).type
+    except RuntimeError:
+        kind = None
+    if kind not in ("cpu", "cuda", "mps"):
+        raise CapstoneError(f"--device {requested}: not a device here; use auto, cpu, cuda (cuda:1 for the second "
+                            f"GPU) or mps (Apple)")
     if requested.startswith("cuda") and not torch.cuda.is_available():
         raise CapstoneError(f"--device {requested}: this torch sees no CUDA GPU (use --device cpu or auto)")
+    index = torch.device(requested).index
+    if kind == "cuda" and index is not None and index >= torch.cuda.device_count():
+        raise CapstoneError(f"--device {requested}: this machine has {torch.cuda.device_count()} GPU(s), "
+                            f"numbered from cuda:0")
     if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise CapstoneError("--device mps: Apple's Metal backend is not available here (use --device cpu or auto)")
     return requested

@@ -19,12 +19,13 @@ from autograder.source import Source
 from autograder.paths import REPO_ROOT
 
 from . import assemble, checkpoint, runtime
-from .errors import CapstoneError, print_error
+from .errors import CapstoneError, ctrl_c_raises, print_error, print_interrupted
 
 
 def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 500, temperature: float = 0.8,
-                  top_k: int | None = 200, seed: int = 0, device: str = "cpu") -> str:
-    """The prompt followed by `tokens` generated tokens, decoded."""
+                  top_k: int | None = 200, seed: int = 0, device: str = "cpu", command: str = "make sample") -> str:
+    """The prompt followed by `tokens` generated tokens, decoded. command: who asks, for the message
+    naming an unfinished lesson task."""
     try:
         ids = tokenizer.encode(prompt or "\n")
     except KeyError as err:
@@ -43,7 +44,7 @@ def generate_text(course, model, tokenizer, prompt: str = "\n", tokens: int = 50
         with torch.no_grad():
             out = model.generate(idx, tokens, temperature=temperature, top_k=top_k, generator=generator)
     except NotImplementedError as err:
-        raise CapstoneError(f"your lesson code is not finished: {err}") from None
+        raise assemble.unfinished(err, command) from None
     finally:
         model.train(was_training)
     return tokenizer.decode(out[0].tolist())
@@ -58,23 +59,44 @@ def latest_run() -> Path:
 
 def source_for(ckpt_path: Path, requested: str | None) -> Source:
     """The lessons to rebuild a checkpoint's model from: as asked, else those it was trained with."""
-    source = Source.parse(requested or checkpoint.read_record(ckpt_path).get("source", "lessons"))
+    if requested:
+        source = Source.parse(requested)
+        if not source.root.is_dir():
+            raise CapstoneError(f"--source {requested}: there is no folder {source.root} (use lessons, "
+                                f"solutions, or a folder of lesson folders)")
+        return source
+    source = Source.parse(checkpoint.read_record(ckpt_path).get("source", "lessons"))
     if not source.root.is_dir():
         source = Source.parse("lessons")  # trained from a folder that is gone
     return source
 
 
-def load_model(course, ckpt_path: Path, device: str):
-    """Rebuild the GPT and tokenizer a checkpoint was trained with, and load its weights."""
+def checkpoint_path(out: Path | None, ckpt: Path | None) -> Path:
+    """The checkpoint --ckpt or --out names (a run folder; by default the latest run)."""
+    if ckpt is not None:
+        return ckpt
+    if out is not None and out.is_file():
+        raise CapstoneError(f"--out {out} is a file, not a run folder: give its folder ({out.parent}), "
+                            f"or the file with --ckpt {out}")
+    return (out or latest_run()) / "ckpt.pt"
+
+
+def load_model(course, ckpt_path: Path, device: str, command: str = "make sample"):
+    """Rebuild the GPT and tokenizer a checkpoint was trained with, and load its weights.
+
+    command: who asks, for the message naming a lesson task that is still a stub."""
     record = checkpoint.read_record(ckpt_path)
-    tokenizer = assemble.make_tokenizer(course, record["tokenizer"]["kind"], identity=record["tokenizer"])
-    if tokenizer.identity != record["tokenizer"]:
-        raise checkpoint.CheckpointError(f"{ckpt_path} was trained with a vocabulary this machine does not "
-                                         f"have: {record['tokenizer'].get('kind')}")
-    settings = {k: v for k, v in record["model_config"].items()}
-    settings["dropout"] = 0.0
-    model = course.GPT(course.GPTConfig(**settings))
-    checkpoint.load(course, ckpt_path, model)
+    try:  # lesson 01's tables, 09's GPT and 10's load_checkpoint: any may still be a stub
+        tokenizer = assemble.make_tokenizer(course, record["tokenizer"]["kind"], identity=record["tokenizer"])
+        if tokenizer.identity != record["tokenizer"]:
+            raise checkpoint.CheckpointError(f"{ckpt_path} was trained with a vocabulary this machine does not "
+                                             f"have: {record['tokenizer'].get('kind')}")
+        settings = {k: v for k, v in record["model_config"].items()}
+        settings["dropout"] = 0.0
+        model = course.GPT(course.GPTConfig(**settings))
+        checkpoint.load(course, ckpt_path, model)
+    except NotImplementedError as err:
+        raise assemble.unfinished(err, command) from None
     return model.to(device), tokenizer, record
 
 
@@ -91,12 +113,15 @@ def main(argv=None) -> int:
     parser.add_argument("--top-k", type=int, default=200, help="sample among the k likeliest tokens (0: all)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto")
+    ctrl_c_raises()
     args = parser.parse_args(argv)
     if args.temperature <= 0:
         parser.error("--temperature must be > 0")
+    if args.tokens < 0:
+        parser.error("--tokens must be 0 or more")
 
     try:
-        ckpt_path = args.ckpt or (args.out or latest_run()) / "ckpt.pt"
+        ckpt_path = checkpoint_path(args.out, args.ckpt)
         device = runtime.pick_device(args.device)
         course = assemble.load_course(source_for(ckpt_path, args.source))
         model, tokenizer, record = load_model(course, ckpt_path, device)
@@ -107,6 +132,8 @@ def main(argv=None) -> int:
                              args.seed, device)
     except CapstoneError as err:
         return print_error(err)
+    except KeyboardInterrupt as err:
+        return print_interrupted(err, "nothing was written (make sample only prints)")
     print(text)
     return 0
 

@@ -13,7 +13,9 @@ three steps sharing one `Run`: set_up (lessons, data, model, resume), train_loop
 
 Output, in runs/<preset>/ (or --out): ckpt.pt, model.py (your GPT in one file), loss.png, sample.txt,
 history.json, summary.json. Running again with the same folder resumes from ckpt.pt; Ctrl-C saves a
-checkpoint first (press twice to quit without saving).
+checkpoint first (press twice to quit without saving). Ctrl-C at any other moment ends with one line
+saying what the checkpoint holds; the checkpoint is saved before the final evaluation, so training
+done is never lost to what comes after it.
 """
 
 from __future__ import annotations
@@ -38,22 +40,15 @@ from autograder.paths import REPO_ROOT
 from autograder.source import Source
 
 from . import assemble, checkpoint, model_file, optim, precision, runtime
-from .errors import CapstoneError, print_error
+from .errors import INTERRUPTED, CapstoneError, Interrupted, ctrl_c_raises, print_error, print_interrupted
 from .plot import plot_losses
-from .presets import DEFAULT_PRESET, PRESETS, TrainConfig, describe_presets, field_names, get_preset, with_overrides
+from .presets import (DEFAULT_PRESET, PRESETS, TrainConfig, check, describe_presets, field_names, get_preset,
+                      parse_bool, with_overrides)
 
 SCHEDULE_RESOLUTION = 10_000  # virtual steps of a time-budget cosine: lr_at sees time as steps
 
 
 # --- command line -----------------------------------------------------------------------------------
-
-def _bool(text: str) -> bool:
-    if text.lower() in ("1", "true", "yes", "on"):
-        return True
-    if text.lower() in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -74,12 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name in field_names():
         kind = type(getattr(defaults, name))
         group.add_argument("--" + name.replace("_", "-"), dest=name, default=None,
-                           type=_bool if kind is bool else kind, metavar=kind.__name__.upper())
+                           type=parse_bool if kind is bool else kind, metavar=kind.__name__.upper())
     return parser
 
 
 def config_from_args(args) -> TrainConfig:
-    return with_overrides(get_preset(args.preset), **{name: getattr(args, name) for name in field_names()})
+    """The preset with the command line's settings, checked (presets.check: one line per bad value)."""
+    config = with_overrides(get_preset(args.preset), **{name: getattr(args, name) for name in field_names()})
+    check(config)
+    return config
 
 
 def default_out(preset: str, config: TrainConfig) -> Path:
@@ -180,6 +178,8 @@ class Run:
     history: dict = dataclasses.field(default_factory=lambda: {"steps": [], "evals": []})
     done: dict | None = None  # the checkpoint already holds a finished run: its final summary
     precision: str = "float32"  # of the forward pass's matrix products (capstone/precision.py)
+    saved_step: int | None = None  # the step ckpt.pt holds (None: no checkpoint yet), for the Ctrl-C message
+    phase: str = "during start-up"  # what the run is doing, for the Ctrl-C message
 
     @property
     def ckpt_path(self) -> Path:
@@ -231,6 +231,7 @@ class Run:
         if final is not None:
             record["final"] = final
         checkpoint.save(self.course, self.ckpt_path, self.model, self.optimizer, self.step, self.gpt_config, record)
+        self.saved_step = self.step
 
 
 def run(config: TrainConfig, *, source: Source, device: str = "auto", out: Path,
@@ -239,16 +240,39 @@ def run(config: TrainConfig, *, source: Source, device: str = "auto", out: Path,
     """Train (or resume) one run; returns its summary (also written to out/summary.json on rank 0).
 
     val_iters: batches of the val estimate at each interval, if not config.eval_iters (the benchmark
-    uses 200 for val and a cheap train estimate). Raises CapstoneError for what the user can fix."""
-    rt = runtime.start(device)
+    uses 200 for val and a cheap train estimate). Raises CapstoneError for what the user can fix, and
+    Interrupted, saying what the checkpoint holds, for Ctrl-C outside the training loop (or twice in it)."""
+    check(config)
+    checkpoint.check_folder(out)
+    rt, state = runtime.start(device), None
     try:
         state = set_up(rt, config, source=source, out=Path(out), fresh=fresh, check_lessons=check_lessons,
                        label=label, val_iters=val_iters)
         if state.done is not None:
             return state.done
         return finish(state, train_loop(state, quiet=quiet, save_during=save_during), sample=sample)
+    except KeyboardInterrupt:
+        raise Interrupted(interrupted(state, Path(out) / "ckpt.pt")) from None
     finally:
         rt.close()
+
+
+def interrupted(state: Run | None, ckpt_path: Path) -> str:
+    """The one line Ctrl-C ends with: where the run was, and what its checkpoint holds now."""
+    if state is None:  # grading the lessons, loading the data, building the model
+        return (f"interrupted during start-up: {ckpt_path} is unchanged" if ckpt_path.exists()
+                else "interrupted during start-up: nothing trained yet")
+    where = f"interrupted {state.phase}"
+    if state.phase == "during training":  # the first Ctrl-C stops after the step and saves; this was the second
+        where = f"interrupted twice: stopped at step {state.step} without saving"
+    if state.saved_step is None:
+        return f"{where}: nothing saved yet" if state.step else f"{where}: nothing trained yet"
+    if state.phase == "while plotting and sampling":  # after the final save
+        return (f"{where}: the checkpoint at {state.ckpt_path} holds the finished run ({state.saved_step} steps); "
+                f"`make sample OUT={state.out}` generates text from it")
+    todo = ("the same command finishes it (final evaluation, plot, sample)"
+            if finished(state.config, state.saved_step, state.clock()) else "the same command resumes from it")
+    return f"{where}: the checkpoint at {state.ckpt_path} holds step {state.saved_step}; {todo}"
 
 
 def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Path, fresh: bool = False,
@@ -276,6 +300,9 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
     tokenizer = assemble.make_tokenizer(course, config.tokenizer, text)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     train_data, val_data = course.train_val_split(data, 0.9)
+    if config.block_size >= len(val_data):  # get_batch draws windows of block_size + 1 tokens from each split
+        raise CapstoneError(f"--block-size {config.block_size} is longer than the validation text "
+                            f"({len(val_data):,} {config.tokenizer} tokens): use at most {len(val_data) - 1:,}")
 
     # 3. model (lessons 07-09) and optimizer (lesson 10's AdamW, or lesson 13's Muon + AdamW)
     gpt_config = assemble.gpt_config_for(course, config, tokenizer.vocab_size)
@@ -293,6 +320,7 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
         state.step, state.train_time = int(saved.get("step", record["step"])), record["train_time"]
         state.cpu_time = record.get("cpu_time", state.train_time)
         state.warmup_end_time, state.history = record.get("warmup_end_time"), record["history"]
+        state.saved_step = state.step
 
     # 5. the student's whole GPT in one file, checked against the model just built (rank 0 writes files)
     if rt.is_main:
@@ -301,14 +329,18 @@ def set_up(rt: runtime.Runtime, config: TrainConfig, *, source: Source, out: Pat
             state.say(f"note: {state.model_path} {problem}; your notebooks stay the source of truth")
 
     if record is not None:
-        if finished(config, state.step, state.clock()):
+        if not finished(config, state.step, state.clock()):
+            state.say(f"resuming {ckpt_path} at step {state.step} ({state.train_time:.0f} s trained)")
+        elif "final" not in record:  # Ctrl-C (or a crash) came after the last step: evaluate, plot, sample
+            state.say(f"{ckpt_path} holds all {state.step} steps, but was interrupted before its final "
+                      f"evaluation: finishing it")
+        else:
             state.say(f"{ckpt_path} already holds a finished run ({state.step} steps, final val "
-                      f"{record.get('final', {}).get('val', float('nan')):.4f}).\n"
+                      f"{record['final'].get('val', float('nan')):.4f}).\n"
                       f"`make sample` generates from it; --fresh (make train FRESH=1) trains again from scratch; "
                       f"a larger --max-iters continues training.")
-            state.done = record.get("final", {})
+            state.done = record["final"]
             return state
-        state.say(f"resuming {ckpt_path} at step {state.step} ({state.train_time:.0f} s trained)")
 
     # 6. several processes: DDP averages the gradients
     state.trainee = model
@@ -356,6 +388,7 @@ class Session:
 def train_loop(state: Run, *, quiet: bool = False, save_during: bool = True) -> Session:
     """Lesson 10's train_step until the step or time budget is spent, Ctrl-C or a NaN loss."""
     config, rt, course = state.config, state.rt, state.course
+    state.phase = "during the step-0 evaluation"
     if state.step == 0 and rt.is_main and config.eval_interval > 0:
         losses = state.evaluate(config.eval_iters, state.val_iters)
         state.history["evals"].append((0, 0.0, losses["train"], losses["val"], 0.0))
@@ -370,6 +403,7 @@ def train_loop(state: Run, *, quiet: bool = False, save_during: bool = True) -> 
                if by_time else None)
     try:
         with StopRequest() as stop:
+            state.phase = "during training"  # Ctrl-C now asks the loop to stop and save; only a second one lands outside
             while not finished(config, state.step, state.clock()):
                 t0, c0, before = time.perf_counter(), time.process_time(), state.clock()
                 lr = learning_rate(course, config, state.step, state.clock(), state.warmup_end_time)
@@ -410,6 +444,7 @@ def train_loop(state: Run, *, quiet: bool = False, save_during: bool = True) -> 
                         state.save()
     finally:
         bar.close()
+    state.phase = "while saving the checkpoint"
     session.wall = time.perf_counter() - wall_start
     return session
 
@@ -434,12 +469,17 @@ def finish(state: Run, session: Session, *, sample: bool = True) -> dict:
     if not rt.is_main:
         return summary
 
+    if state.saved_step != state.step:  # first, so that Ctrl-C or a crash in what follows loses no training
+        state.save()
+    state.phase = "during the final evaluation"
     losses = state.evaluate(config.final_eval_iters)
     state.history["evals"].append((state.step, round(state.train_time, 3), losses["train"], losses["val"],
                                    round(state.cpu_time, 3)))
     summary.update(train=round(losses["train"], 4), val=round(losses["val"], 4))
+    state.phase = "while saving the checkpoint"
     state.save(final=summary)
     out.mkdir(parents=True, exist_ok=True)
+    state.phase = "while plotting and sampling"
     plot_losses(state.history, out / "loss.png",
                 title=f"{state.label or out.name}: {state.n_params / 1e6:.2f}M params, "
                       f"val {losses['val']:.3f} after {state.train_time:.0f} s")
@@ -449,7 +489,7 @@ def finish(state: Run, session: Session, *, sample: bool = True) -> dict:
         from .sample import generate_text
 
         text_out = generate_text(state.course, state.model, state.tokenizer, prompt="\n", tokens=config.sample_tokens,
-                                 device=rt.device)
+                                 device=rt.device, command="make train")
         (out / "sample.txt").write_text(text_out)
     summary["sample"] = text_out
     (out / "summary.json").write_text(json.dumps({**summary, "config": dataclasses.asdict(config)}, indent=1))
@@ -465,16 +505,25 @@ def finish(state: Run, session: Session, *, sample: bool = True) -> dict:
 
 
 def main(argv=None) -> int:
+    ctrl_c_raises()
     args = build_parser().parse_args(argv)
     try:
         source = Source.parse(args.source)
+        config = config_from_args(args)  # every setting checked before anything is graded or built
+        runtime.pick_device(args.device)
+        if args.out:
+            checkpoint.check_folder(args.out)
         # a Muon preset needs lesson 13 to pass; until then it trains its AdamW fallback (capstone/optim.py)
-        preset, config = optim.choose(args.preset, config_from_args(args), vars(args), source, not args.no_grade)
+        preset, config = optim.choose(args.preset, config, vars(args), source, not args.no_grade)
         out = args.out or default_out(preset, config)
-        run(config, source=source, device=args.device, out=out, fresh=args.fresh,
-            check_lessons=not args.no_grade, quiet=args.quiet, label=preset)
+        summary = run(config, source=source, device=args.device, out=out, fresh=args.fresh,
+                      check_lessons=not args.no_grade, quiet=args.quiet, label=preset)
+        if summary.get("interrupted"):  # Ctrl-C in the loop: saved, and said so; `make train && ...` stops here
+            return INTERRUPTED
     except CapstoneError as err:
         return print_error(err)
+    except KeyboardInterrupt as err:  # outside run() (grading lesson 13), or run()'s Interrupted
+        return print_interrupted(err, "nothing trained yet")
     return 0
 
 
