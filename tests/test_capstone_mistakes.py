@@ -64,7 +64,11 @@ def test_ctrl_c_while_the_command_starts_ends_in_one_line(tmp_path):
     """Ctrl-C seconds after `make train`: while torch imports or the lessons load, not yet training."""
     cmd = [PY, "-m", "capstone.train", *TRAIN, "--out", str(tmp_path / "run")]
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(0.7)
+    # not a fixed sleep (a loaded machine may not have started Python yet): wait until torch's library
+    # is mapped, i.e. the capstone package (which installs the handler) is imported and torch is loading
+    maps, deadline = Path(f"/proc/{proc.pid}/maps"), time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline and "libtorch" not in maps.read_text():
+        time.sleep(0.02)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode in (130, -signal.SIGINT), stderr

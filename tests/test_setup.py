@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import tomllib
 
 import yaml
@@ -84,22 +85,32 @@ def test_second_setup_has_nothing_slow_to_do():
 
 
 def test_make_lab_opens_lesson_01_with_the_course_kernel(tmp_path, release_dir):
-    # JUPYTER=echo stands in for Jupyter: the command it would run is printed, nothing is opened.
-    result = run("make", "lab", "JUPYTER=echo")
+    # JUPYTER=echo stands in for Jupyter: the command it would run is printed, nothing is opened. It runs
+    # in a course folder whose lessons/ is a fresh release, never the student's (a duplicated notebook
+    # there, 01_chars-Copy1.ipynb, would sort first).
+    course = tmp_path / "course"
+    for name in ("01_chars", "07_self_attention"):
+        shutil.copytree(release_dir / name, course / "lessons" / name)
+
+    def make(*args, env=None):
+        return run("make", "--no-print-directory", "-f", str(REPO / "Makefile"), "-C", str(course),
+                   f"VENV={REPO / '.venv'}", *args, env=env)
+
+    result = make("lab", "JUPYTER=echo")
     assert result.returncode == 0, result.stderr
-    root = f"--ServerApp.root_dir={REPO}" + (" --ServerApp.allow_root=True" if os.geteuid() == 0 else "")
+    root = f"--ServerApp.root_dir={course}" + (" --ServerApp.allow_root=True" if os.geteuid() == 0 else "")
     assert result.stdout.splitlines()[-1] == f"lab {root} lessons/01_chars/01_chars.ipynb"
     assert "JUPYTER_CONFIG_PATH" in result.stdout and (REPO / "jupyter/student/labconfig/page_config.json").exists()
     kernel = json.loads((release_dir / "01_chars/01_chars.ipynb").read_text())["metadata"]["kernelspec"]["name"]
     assert kernel == "gpt-course" and (REPO / ".venv/share/jupyter/kernels/gpt-course/kernel.json").exists()
-    assert run("make", "lab", "JUPYTER=echo", "LESSON=7").stdout.splitlines()[-1] == \
+    assert make("lab", "JUPYTER=echo", "LESSON=7").stdout.splitlines()[-1] == \
         f"lab {root} lessons/07_self_attention/07_self_attention.ipynb"
     spec = json.loads((REPO / ".venv/share/jupyter/kernels/gpt-course/kernel.json").read_text())
     assert spec["env"]["MPLBACKEND"] == "module://matplotlib_inline.backend_inline"  # figures inline, never Agg
     # Without JupyterLab (an importable stand-in that fails like a missing package): Notebook 7.
     (tmp_path / "jupyterlab").mkdir()
     (tmp_path / "jupyterlab" / "__init__.py").write_text("raise ImportError('not installed')\n")
-    result = run("make", "lab", "JUPYTER=echo", env={"PYTHONPATH": str(tmp_path)})
+    result = make("lab", "JUPYTER=echo", env={"PYTHONPATH": str(tmp_path)})
     assert result.stdout.splitlines()[-1] == f"notebook {root} lessons/01_chars/01_chars.ipynb"
-    missing = run("make", "lab", "JUPYTER=echo", "LESSON=42")
+    missing = make("lab", "JUPYTER=echo", "LESSON=42")
     assert missing.returncode != 0 and "no lesson 42 in lessons/" in missing.stderr

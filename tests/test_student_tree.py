@@ -19,7 +19,6 @@ from tests.conftest import REPO, run
 # Where a test may still name lessons/, and why it does not read the student's work there.
 ALLOWED = {
     ("test_robustness.py", 'REPO_ROOT / "lessons" / "tampered.txt"'): "a file a sandboxed attack must fail to create",
-    ("test_robustness.py", 'REPO_ROOT / "lessons" / "01_chars"'): "watched: grading must not write into it",
     ("corpus/cases.py", "REPO_ROOT / 'lessons' / 'tampered.txt'"): "the attack itself (it must fail)",
     ("test_release.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
     ("nbgrader_glue/conftest.py", 'tmp_path / "lessons"'): "a temporary course's lessons/",
@@ -38,10 +37,13 @@ ALLOWED = {
     ("test_submission_files.py", 'root / "lessons"'): "a temporary course's lessons/",
     ("test_new_lesson.py", 'L01 = load_lesson("01")'): "inside a test notebook, resolved by its deps",
     ("test_new_lesson.py", '"tests" / "lessons"'): "tests/lessons/ in a temporary course",
+    ("test_new_lesson.py", 'name.startswith("lessons/")'): "leaves lessons/ out of the temporary course's copy",
+    ("test_setup.py", 'course / "lessons" / name'): "a temporary course's lessons/ (a fresh release)",
     ("test_student_tree.py", ""): "this file",
 }
 READS_LESSONS = [
     (r"""["']lessons["']""", "names lessons/"),
+    (r"""["']lessons/""", "a path into lessons/"),
     (r"\blesson_dirs\(\)", "lesson_dirs() defaults to lessons/"),
     (r"\blesson_notebook\([^,()]+\)", "lesson_notebook(x) defaults to lessons/"),
     (r"\bgrade\(\)", "grade() defaults to lessons/"),
