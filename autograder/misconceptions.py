@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
+import torch
+
 from .compare import CheckFailed, compare_outputs, compare_value
 
 
@@ -64,3 +66,17 @@ def diagnosed(*misconceptions: Misconception, compare: Callable[[Any, Any], None
 
     judge.__wrapped__ = compare  # inspect.unwrap(task.compare): the comparison underneath the diagnoses
     return judge
+
+
+def as_if(rebuild: Callable[[], Any]) -> Callable[[Any, Any], bool]:
+    """A Misconception's test: the student's outputs are rebuild()'s, i.e. the check's own exercise run
+    here with the mistake in place of the student's code (the grader's random state is kept)."""
+    def shows(actual: Any, expected: Any) -> bool:
+        with torch.random.fork_rng(devices=[]):
+            return matches(actual, rebuild())
+    return shows
+
+
+def every_case(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """A Misconception's test: test(the student's value, the reference's value) holds in every case."""
+    return lambda actual, expected: all(test(actual[label], want) for label, want in expected.items())

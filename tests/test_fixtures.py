@@ -126,4 +126,5 @@ def test_fixtures_of_a_changed_solution_are_caught(tmp_path):
     nbformat.write(nb, path)
     problems = stale_cases("08", generate("08", source=course), _load("08"))
     assert any(p.startswith("08.mlp:") for p in problems), problems
-    assert any(p.startswith("08.block:") for p in problems), problems
+    # 08.block grades the wiring with stand-ins for the MLP and LayerNorm: a change there is not its business
+    assert not any(p.startswith("08.block:") for p in problems), problems

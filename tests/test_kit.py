@@ -40,3 +40,11 @@ def test_set_params_sets_parameters_by_name_whatever_the_order_they_were_created
     two.add_module("a", torch.nn.Linear(3, 2))
     kit.set_params(one, 7, scale=0.5), kit.set_params(two, 7, scale=0.5)
     assert all(torch.equal(p, dict(two.named_parameters())[n]) for n, p in one.named_parameters())
+
+
+def test_seeded_params_gives_the_values_set_params_sets():
+    """The diagnoses of lessons 07-09 rebuild a mistaken forward from seeded_params: it must match set_params."""
+    module = torch.nn.ModuleDict({"b": torch.nn.Linear(3, 4), "a": torch.nn.LayerNorm(4)})
+    kit.set_params(module, 11, scale=0.3)
+    values = kit.seeded_params({name: tuple(p.shape) for name, p in module.named_parameters()}, 11, scale=0.3)
+    assert all(torch.equal(values[name], p) for name, p in module.named_parameters())

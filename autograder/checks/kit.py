@@ -52,6 +52,13 @@ def set_params(module: nn.Module, seed: int, scale: float) -> nn.Module:
     return module
 
 
+def seeded_params(shapes: dict[str, tuple[int, ...]], seed: int, scale: float) -> dict[str, torch.Tensor]:
+    """The values set_params(module, seed, scale) gives a module whose parameters have these names and shapes
+    (without building it): a misconception's test rebuilds what a mistaken forward computes from them."""
+    gen = generator(seed)
+    return {name: torch.randn(shapes[name], generator=gen) * scale for name in sorted(shapes)}
+
+
 def random_strings(seed: int, n: int, alphabet: str, max_len: int = 60) -> list[str]:
     """n strings of 1..max_len characters drawn from alphabet."""
     rng = random.Random(seed)

@@ -2,6 +2,7 @@
 
 import random
 
+from ..misconceptions import Misconception, as_if, every_case, diagnosed
 from ..paths import read_tinyshakespeare
 from ..tasks import task
 from .kit import random_strings
@@ -24,7 +25,16 @@ def shuffled_tables(chars: list[str], seed: int):
     return stoi, {i: ch for ch, i in stoi.items()}
 
 
-@task("01.vocab", points=1, target="build_vocab",
+# --- what the plausible mistakes give: each Misconception below tests the student's outputs against the
+# exercise run here, in the grader's process, with the mistake in place of the student's code
+
+
+
+@task("01.vocab", points=1, target="build_vocab", compare=diagnosed(
+      Misconception("the characters must be in sorted order: sorted(set(text)), not the order a set gives",
+                    every_case(lambda got, want: isinstance(got, list) and sorted(got) == want)),
+      Misconception("each character once: sorted(set(text)), the repeats dropped",
+                    every_case(lambda got, want: isinstance(got, list) and sorted(set(got)) == want))),
       hint="the sorted list of the distinct characters in text")
 def vocab_cases(build_vocab):
     cases = {f"build_vocab({t!r})": build_vocab(t) for t in SAMPLES + random_texts(1)}
@@ -32,7 +42,15 @@ def vocab_cases(build_vocab):
     return cases
 
 
-@task("01.tables", points=1, target="make_tables",
+def tables_from_one(chars):
+    return {c: i + 1 for i, c in enumerate(chars)}, {i + 1: c for i, c in enumerate(chars)}
+
+
+@task("01.tables", points=1, target="make_tables", compare=diagnosed(
+      Misconception("ids count from 0: stoi[ch] is ch's position in chars (enumerate(chars)), not position + 1",
+                    as_if(lambda: tables_cases(tables_from_one))),
+      Misconception("itos is the reverse of stoi: it maps each id back to its character, {i: ch}, not ch to i",
+                    every_case(lambda got, want: got["itos"] == want["stoi"]))),
       hint="stoi maps each character to its position in chars; itos is the reverse")
 def tables_cases(make_tables):
     cases = {}
@@ -42,7 +60,26 @@ def tables_cases(make_tables):
     return cases
 
 
-@task("01.encode", points=2, target="encode", hint="look up each character of text in stoi")
+def encode_plus_one(text, stoi):
+    return [stoi[c] + 1 for c in text]
+
+
+def encode_own_table(text, stoi):
+    return [sorted(set(text)).index(c) for c in text]
+
+
+def encode_stripped(text, stoi):
+    return [stoi[c] for c in text.strip()]
+
+
+@task("01.encode", points=2, target="encode", compare=diagnosed(
+      Misconception("a character's id is stoi[ch] itself, not stoi[ch] + 1", as_if(lambda: encode_cases(encode_plus_one))),
+      Misconception("look each character up in the stoi you are given, not in a table of your own built from the "
+                    "text: ids depend on the whole vocabulary, and this check passes shuffled tables",
+                    as_if(lambda: encode_cases(encode_own_table))),
+      Misconception("every character counts, spaces and newlines at the ends too: do not strip the text",
+                    as_if(lambda: encode_cases(encode_stripped)))),
+      hint="look up each character of text in stoi")
 def encode_cases(encode):
     text = read_tinyshakespeare()
     chars = sorted(set(text))
@@ -56,7 +93,12 @@ def encode_cases(encode):
     return cases
 
 
-@task("01.decode", points=2, target="decode", hint="look up each id in itos and join the characters")
+@task("01.decode", points=2, target="decode", compare=diagnosed(
+      Misconception("join the characters with nothing between them, ''.join(...): ' '.join puts a space between each",
+                    every_case(lambda got, want: got == " ".join(want))),
+      Misconception("decode returns one string, ''.join(the characters), not a list of them",
+                    every_case(lambda got, want: isinstance(got, list) and "".join(got) == want))),
+      hint="look up each id in itos and join the characters")
 def decode_cases(decode):
     chars = sorted(set(read_tinyshakespeare()))
     stoi = {ch: i for i, ch in enumerate(chars)}

@@ -13,6 +13,7 @@ from collections import Counter
 import torch
 
 from ..compare import CheckFailed, type_name
+from ..misconceptions import Misconception, as_if, every_case, diagnosed
 from ..wording import describe_exception
 from ..tasks import task
 from .kit import generator
@@ -24,10 +25,56 @@ def distinct_ids(n: int, seed: int, contiguous: bool = True) -> torch.Tensor:
     return ids[:n].clone() if contiguous else ids[::2]
 
 
+# --- what the plausible mistakes give: the Misconceptions below test the student's outputs against the
+# exercise run here, in the grader's process, with the mistake in place of the student's code
+
+
+
 # ---------------------------------------------------------------------------------------------
 # 03.split
 
-@task("03.split", points=1, target="train_val_split",
+def split_at(cut):
+    """A train_val_split that cuts at cut(train_fraction, len(data)) and returns (data[:n], data[n:])."""
+    def train_val_split(data, train_fraction=0.9):
+        n = cut(train_fraction, len(data))
+        return data[:n], data[n:]
+    return train_val_split
+
+
+def split_swapped(data, train_fraction=0.9):
+    n = int(train_fraction * len(data))
+    return data[n:], data[:n]
+
+
+def split_losing_one(data, train_fraction=0.9):
+    n = int(train_fraction * len(data))
+    return data[:n], data[n + 1:]
+
+
+def parts(value) -> list:
+    return [value["train"], value["val"]] if isinstance(value, dict) else list(value)
+
+
+def shuffled_split(got, want) -> bool:
+    """The right sizes, and together the same items, in another order."""
+    (train, val), (want_train, want_val) = parts(got), parts(want)
+    return (len(train), len(val)) == (len(want_train), len(want_val)) and sorted(
+        torch.cat([train, val]).tolist()) == sorted(torch.cat([want_train, want_val]).tolist())
+
+
+SPLIT_MISCONCEPTIONS = (
+    Misconception("cut at n = int(train_fraction * len(data)), which rounds down, not round(...)",
+                  as_if(lambda: split_cases(split_at(lambda fraction, n: round(fraction * n))))),
+    Misconception("return (train, val) in that order: the first int(train_fraction * len(data)) items are train",
+                  as_if(lambda: split_cases(split_swapped))),
+    Misconception("val starts right where train ends, data[n:], not data[n + 1:]: no item is lost",
+                  as_if(lambda: split_cases(split_losing_one))),
+    Misconception("split in order, without shuffling: train is data[:n], the text's beginning, and val the rest",
+                  every_case(shuffled_split)),
+)
+
+
+@task("03.split", points=1, target="train_val_split", compare=diagnosed(*SPLIT_MISCONCEPTIONS),
       hint="cut at n = int(train_fraction * len(data)): the items before position n, and the rest")
 def split_cases(train_val_split):
     cases = {}
@@ -45,7 +92,15 @@ def split_cases(train_val_split):
 # ---------------------------------------------------------------------------------------------
 # 03.pairs
 
-@task("03.pairs", points=1, target="context_target_pairs",
+@task("03.pairs", points=1, target="context_target_pairs", compare=diagnosed(
+      Misconception("start at i = 1: the first context is [window[0]], never empty",
+                    as_if(lambda: pairs_cases(lambda w: [(list(w[:i]), w[i]) for i in range(len(w))]))),
+      Misconception("the context is the ids before i, window[:i]: the target window[i] is not part of it",
+                    as_if(lambda: pairs_cases(lambda w: [(list(w[:i + 1]), w[i]) for i in range(len(w))]))),
+      Misconception("go on to the last id: i runs from 1 to len(window) - 1 inclusive, range(1, len(window))",
+                    as_if(lambda: pairs_cases(lambda w: [(list(w[:i]), w[i]) for i in range(1, len(w) - 1)]))),
+      Misconception("the context is every id before i, the list window[:i], not only the one just before it",
+                    as_if(lambda: pairs_cases(lambda w: [(w[i - 1], w[i]) for i in range(1, len(w))])))),
       hint="for each position i from 1 to len(window) - 1: the ids before i, and the id at i")
 def pairs_cases(context_target_pairs):
     rng = random.Random(3)
@@ -83,8 +138,10 @@ def _check_pair(pair, data: torch.Tensor, block: int, batch: int) -> list[int]:
         if not isinstance(t, torch.Tensor):
             raise CheckFailed(f"{name} should be a torch.Tensor, got {type_name(t)}")
         if tuple(t.shape) != (batch, block):
+            stacked = (": the windows are the rows, torch.stack(windows) along dim 0"
+                       if tuple(t.shape) == (block, batch) else "")
             raise CheckFailed(f"{name} should have shape (batch_size, block_size) = {(batch, block)}, "
-                              f"got {tuple(t.shape)}")
+                              f"got {tuple(t.shape)}{stacked}")
         if t.dtype != torch.int64:
             raise CheckFailed(f"{name} should have dtype torch.int64, got {t.dtype}")
     position = {v: i for i, v in enumerate(data.tolist())}
@@ -100,6 +157,9 @@ def _check_pair(pair, data: torch.Tensor, block: int, batch: int) -> list[int]:
                               f"targets is len(data) - block_size - 1 = {n - block - 1}")
         if ys == xs:
             raise CheckFailed("y equals x: the targets must be x shifted by one (y = data[i+1:i+block_size+1])")
+        if start >= 1 and data[start - 1:start + block - 1].tolist() == ys:
+            raise CheckFailed("y is x shifted the wrong way: each target is the id after its position, "
+                              "y = data[i+1:i+block_size+1], not data[i-1:i+block_size-1]")
         if data[start + 1:start + block + 1].tolist() != ys:
             raise CheckFailed(f"row {row} of y is not x shifted by one: expected data[i+1:i+block_size+1] "
                               f"for the window x = data[i:i+block_size] with i = {start}")
@@ -131,14 +191,21 @@ def _compare_get_batch(actual) -> None:
         if isinstance(actual[name], dict) and "error" in actual[name]:
             raise CheckFailed(f"{name}: {actual[name]['error']}")
         try:
-            counts = Counter(s for pair in actual[name] for s in _check_pair(pair, data, block, batch))
+            starts = [_check_pair(pair, data, block, batch) for pair in actual[name]]
         except CheckFailed as err:
             raise CheckFailed(f"{name}: {err}") from None
+        counts = Counter(s for row_starts in starts for s in row_starts)
+        if batch > 1 and n - block > 1 and all(len(set(row_starts)) == 1 for row_starts in starts):
+            raise CheckFailed(f"{name}: every row of a batch starts at the same offset: draw batch_size offsets, "
+                              "one per row, torch.randint(len(data) - block_size, (batch_size,), ...)")
         if every:
             missing = sorted(set(range(n - block)) - set(counts))
             if missing:
+                why = {(0,): ": offset 0 is never drawn; torch.randint(high, ...) draws from 0",
+                       (n - block - 1,): ": the last is never drawn; torch.randint's high is exclusive, so pass "
+                                         "len(data) - block_size"}.get(tuple(missing), "")
                 raise CheckFailed(f"{name}: start offsets {missing} were never drawn in {draws * batch} windows; "
-                                  f"every offset 0 .. len(data)-block_size-1 = {n - block - 1} must be possible")
+                                  f"every offset 0 .. len(data)-block_size-1 = {n - block - 1} must be possible{why}")
         if name == UNIFORM_CASE:  # 400 draws of 8 offsets: 50 expected each; 15..100 is > 5 sigma wide
             if min(counts.values()) < 15 or max(counts.values()) > 100:
                 raise CheckFailed(f"{name}: start offsets are far from uniform: {dict(sorted(counts.items()))}")
@@ -214,7 +281,56 @@ WINDOW_CASES = [(12, 4, 1), (12, 4, 4), (12, 4, 2), (13, 4, 4), (12, 4, 5), (5, 
                 (20, 1, 1), (20, 1, 3), (30, 6, 7), (9, 3, 3)]
 
 
-@task("03.dataset", points=3, target="WindowDataset",
+def window_dataset(length=None, start=None, shift=1):
+    """A stand-in for the notebook's WindowDataset (its __init__) with a mistaken part: length(n, context, stride)
+    windows, window i starting at start(i, context, stride), targets shifted by `shift`."""
+    def right_length(n, context, stride):
+        return len(range(0, n - context, stride))
+
+    class StandIn(torch.utils.data.Dataset):
+        def __init__(self, token_ids, context_size, stride):
+            self.token_ids = torch.as_tensor(token_ids, dtype=torch.long)
+            self.context_size, self.stride = context_size, stride
+
+        def __len__(self):
+            return (length or right_length)(len(self.token_ids), self.context_size, self.stride)
+
+        def __getitem__(self, i):
+            s = start(i, self.context_size, self.stride) if start else i * self.stride
+            return (self.token_ids[s:s + self.context_size],
+                    self.token_ids[s + shift:s + self.context_size + shift])
+
+    return StandIn
+
+
+def lengths_as_if(dataset):
+    """Test: every case's length is what `dataset` gives (its windows may differ past the right ones)."""
+    def shows(actual, expected):
+        rebuilt = dataset_cases(dataset)
+        return all(actual[label]["len"] == rebuilt[label]["len"] for label in expected)
+    return shows
+
+
+DATASET_MISCONCEPTIONS = (
+    Misconception("__len__ misses the last window: count the starts 0, stride, 2*stride, ... below len(token_ids) - "
+                  "context_size, len(range(0, len(token_ids) - context_size, stride)), not a floor division",
+                  lengths_as_if(window_dataset(length=lambda n, context, stride: (n - context) // stride))),
+    Misconception("one window too many: a start must be below len(token_ids) - context_size, or its targets run past "
+                  "the end", lengths_as_if(window_dataset(
+                      length=lambda n, context, stride: len(range(0, n - context + 1, stride))))),
+    Misconception("window i starts at i * stride, not at i: consecutive windows are stride ids apart",
+                  as_if(lambda: dataset_cases(window_dataset(start=lambda i, context, stride: i)))),
+    Misconception("window i starts at i * stride, not i * context_size",
+                  as_if(lambda: dataset_cases(window_dataset(start=lambda i, context, stride: i * context)))),
+    Misconception("the target is the window shifted by one, token_ids[start + 1:start + context_size + 1], not the "
+                  "window itself", as_if(lambda: dataset_cases(window_dataset(shift=0)))),
+    Misconception("__getitem__ returns two tensors, slices of self.token_ids, not lists", lambda actual, expected: all(
+        got["items"] and all(isinstance(x, list) and isinstance(y, list) for x, y in got["items"])
+        for got in actual.values())),
+)
+
+
+@task("03.dataset", points=3, target="WindowDataset", compare=diagnosed(*DATASET_MISCONCEPTIONS),
       hint="__len__: count the starts 0, stride, 2*stride, ... below len(token_ids) - context_size; "
            "__getitem__(i): the window starting at i * stride, and the same window shifted by one")
 def dataset_cases(WindowDataset):
@@ -234,7 +350,24 @@ def dataset_cases(WindowDataset):
     return cases
 
 
-@task("03.dataloader", points=2, target="make_dataloader",
+def loader_of(*, swap=False, **kept):
+    """A make_dataloader that builds WindowDataset with context_size and stride swapped, or passes on only the
+    DataLoader options named in `kept` (True: passed on; False: left at DataLoader's default)."""
+    from torch.utils.data import DataLoader
+
+    def make_dataloader(token_ids, batch_size, context_size, stride, shuffle=True, drop_last=True):
+        options = {name: value for name, value in (("shuffle", shuffle), ("drop_last", drop_last))
+                   if kept.get(name, True)}
+        sizes = (stride, context_size) if swap else (context_size, stride)
+        return DataLoader(window_dataset()(token_ids, *sizes), batch_size=batch_size, **options)
+    return make_dataloader
+
+
+@task("03.dataloader", points=2, target="make_dataloader", compare=diagnosed(
+      Misconception("pass drop_last on to the DataLoader: with drop_last=True the last, smaller batch is left out",
+                    as_if(lambda: dataloader_cases(loader_of(drop_last=False)))),
+      Misconception("context_size and stride look swapped: WindowDataset(token_ids, context_size, stride)",
+                    as_if(lambda: dataloader_cases(loader_of(swap=True))))),
       hint="wrap a WindowDataset in a torch.utils.data.DataLoader, passing on batch_size, shuffle and drop_last")
 def dataloader_cases(make_dataloader):
     from torch.utils.data import DataLoader

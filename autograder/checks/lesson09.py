@@ -3,19 +3,21 @@
 import math
 
 import torch
+from torch.nn import functional as F
 
 from ..compare import CheckFailed, compare_outputs
+from ..misconceptions import Misconception, diagnosed, matches
 from ..tasks import task
-from .kit import generator, randint, same_values, set_params
+from .kit import generator, randint, same_values, seeded_params, set_params
+
+FIELDS = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=True, flash=False,
+              tie_weights=True)
 
 
 def gpt_config(GPTConfig, **changes):
     """A config of the notebook's GPTConfig (lesson 07's, the model's one config), small enough to build
     in milliseconds; a field not named here keeps its default."""
-    fields = dict(block_size=8, vocab_size=11, n_layer=2, n_head=2, n_embd=16, dropout=0.0, bias=True,
-                  flash=False, tie_weights=True)
-    fields.update(changes)
-    return GPTConfig(**fields)
+    return GPTConfig(**{**FIELDS, **changes})
 
 
 def without_init(GPT):
@@ -50,9 +52,63 @@ def expected_init(name: str, n_layer: int):
     return ("normal", 0.02)
 
 
+def init_stats(select, test):
+    """Test: test(stats, n_layer) holds for every parameter whose name `select` picks, in every config."""
+    def shows(actual, expected):
+        picked = [(stats, got["n_layer"]) for got in actual.values()
+                  for name, stats in got["parameters"].items() if select(name)]
+        return bool(picked) and all(test(stats, n_layer) for stats, n_layer in picked)
+    return shows
+
+
+def std_near(value):
+    return lambda stats, n_layer: abs(stats["std"] / value(n_layer) - 1) <= 0.1
+
+
+def c_proj(name):
+    return name.endswith("c_proj.weight")
+
+
+def positions(name):  # wpe: an Embedding that no Linear shares (a tied wte is lm_head's weight too)
+    return name == "wpe.weight"
+
+
+def linear_bias(name):
+    return name.endswith("bias") and not name.split(".")[-2].startswith("ln_")
+
+
+def nothing_set(actual, expected):
+    """PyTorch's defaults: embeddings normal(0, 1), c_attn weights uniform (std 1/sqrt(3 * n_embd), not 0.02)."""
+    return (init_stats(positions, std_near(lambda n: 1.0))(actual, expected)
+            and not init_stats(lambda name: name.endswith("c_attn.weight"), std_near(lambda n: 0.02))(actual, expected))
+
+
+def untied(actual, expected):
+    return any(want["lm_head.weight is wte.weight"] and not actual[label]["lm_head.weight is wte.weight"]
+               for label, want in expected.items())
+
+
+INIT_MISCONCEPTIONS = (
+    Misconception("re-initialise every Linear and Embedding weight, normal(0, 0.02) (c_proj: 0.02/sqrt(2*n_layer)), "
+                  "and zero the biases: these are PyTorch's defaults", nothing_set),
+    Misconception("initialise the embeddings too: nn.Embedding weights get normal(0, 0.02), not PyTorch's normal(0, 1)",
+                  init_stats(positions, std_near(lambda n: 1.0))),
+    Misconception("scale the residual projections: every c_proj.weight gets std 0.02/sqrt(2*n_layer), not 0.02",
+                  init_stats(c_proj, std_near(lambda n: 0.02))),
+    Misconception("the residual projections' std is 0.02/sqrt(2*n_layer): each layer adds to the residual stream "
+                  "twice (attention and MLP), not 0.02/sqrt(n_layer)",
+                  init_stats(c_proj, std_near(lambda n: 0.02 / math.sqrt(n)))),
+    Misconception("zero every Linear bias (nn.init.zeros_): they are not left at PyTorch's default",
+                  lambda actual, expected: not init_stats(linear_bias, lambda s, n: s["min"] == s["max"] == 0.0)(
+                      actual, expected) and init_stats(linear_bias, lambda s, n: True)(actual, expected)),
+    Misconception("initialise in place, nn.init.normal_(module.weight, ...): assigning a new Parameter unties "
+                  "lm_head.weight from wte.weight", untied),
+)
+
+
 @task("09.init", points=2, target="GPT.init_weights", fixture=True,
       hint="normal(0, 0.02) for every Linear and Embedding weight, zero biases, c_proj weights std 0.02/sqrt(2*n_layer)",
-      compare=lambda actual, expected: compare_init(actual, expected))
+      compare=diagnosed(*INIT_MISCONCEPTIONS, compare=lambda actual, expected: compare_init(actual, expected)))
 def init_cases(GPT, GPTConfig):
     cases = {}
     for label, fields in INIT_CONFIGS.items():
@@ -104,7 +160,98 @@ def compare_init(actual, expected):
 # 09.forward
 # ---------------------------------------------------------------------------------------------
 
-@task("09.forward", points=3, target="GPT.forward",
+def gpt_shapes(block_size, vocab_size, n_layer, n_embd, bias, tie_weights, **_) -> dict:
+    """The names and shapes of a GPT's parameters, as named_parameters() lists them (a tied head once, as wte)."""
+    V, C = vocab_size, n_embd
+    shapes = {"wte.weight": (V, C), "wpe.weight": (block_size, C), "ln_f.weight": (C,)}
+    for i in range(n_layer):
+        p = f"h.{i}."
+        shapes.update({p + "ln_1.weight": (C,), p + "ln_2.weight": (C,), p + "attn.c_attn.weight": (3 * C, C),
+                       p + "attn.c_proj.weight": (C, C), p + "mlp.c_fc.weight": (4 * C, C),
+                       p + "mlp.c_proj.weight": (C, 4 * C)})
+        if bias:
+            shapes.update({p + "ln_1.bias": (C,), p + "ln_2.bias": (C,), p + "attn.c_attn.bias": (3 * C,),
+                           p + "attn.c_proj.bias": (C,), p + "mlp.c_fc.bias": (4 * C,), p + "mlp.c_proj.bias": (C,)})
+    if bias:
+        shapes["ln_f.bias"] = (C,)
+    if not tie_weights:
+        shapes["lm_head.weight"] = (V, C)
+    return shapes
+
+
+def gpt_logits(seed, idx, positions=True, final_norm=True, head="lm_head", **changes):
+    """The logits of the reference GPT in eval mode (set_params(model, seed, 0.3)) with one thing changed."""
+    config = {**FIELDS, **changes}
+    C, nh = config["n_embd"], config["n_head"]
+    W = seeded_params(gpt_shapes(**config), seed, 0.3)
+
+    def linear(x, name):
+        out = x @ W[f"{name}.weight"].T
+        return out + W[f"{name}.bias"] if f"{name}.bias" in W else out
+
+    def norm(x, name):
+        return F.layer_norm(x, (C,), W[f"{name}.weight"], W.get(f"{name}.bias"), eps=1e-5)
+
+    B, T = idx.shape
+    x = W["wte.weight"][idx] + (W["wpe.weight"][:T] if positions else 0.0)
+    for i in range(config["n_layer"]):
+        q, k, v = (t.reshape(B, T, nh, C // nh).transpose(1, 2)
+                   for t in linear(norm(x, f"h.{i}.ln_1"), f"h.{i}.attn.c_attn").split(C, dim=2))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(C // nh)
+        scores = scores.masked_fill(~torch.ones(T, T, dtype=torch.bool).tril(), float("-inf"))
+        y = (F.softmax(scores, dim=-1) @ v).transpose(1, 2).reshape(B, T, C)
+        x = x + linear(y, f"h.{i}.attn.c_proj")
+        x = x + linear(F.gelu(linear(norm(x, f"h.{i}.ln_2"), f"h.{i}.mlp.c_fc")), f"h.{i}.mlp.c_proj")
+    x = norm(x, "ln_f") if final_norm else x
+    return x @ W.get("lm_head.weight" if head == "lm_head" else "wte.weight", W["wte.weight"]).T
+
+
+MAIN, UNTIED = "idx (2, 8) = block_size, with targets", "untied lm_head, bias=False: idx (2, 6), with targets"
+TRAINING = "training mode, dropout=0.3 (seeded)"
+EVAL_LOGITS = {  # case: (seed, idx, config changes)
+    MAIN: (80, lambda: randint(2, 8, high=11, seed=81), {}),
+    "T=1: idx (3, 1), no targets": (80, lambda: randint(3, 1, high=11, seed=83), {}),
+    "batch of 1: idx (1, 5), with targets": (80, lambda: randint(1, 5, high=11, seed=84), {}),
+    UNTIED: (90, lambda: randint(2, 6, high=11, seed=91), dict(bias=False, tie_weights=False, n_layer=1, n_embd=8)),
+}
+
+
+def logits_of(*labels, **mistake):
+    """Test: the logits of these cases are the reference GPT's with `mistake`."""
+    def shows(actual, expected):
+        return all(matches(actual[label][0], gpt_logits(seed, idx(), **changes, **mistake))
+                   for label, (seed, idx, changes) in EVAL_LOGITS.items() if label in labels)
+    return shows
+
+
+def main_loss_is(loss):
+    """Test: the loss of the (2, 8) case is loss(the reference logits, the targets)."""
+    def shows(actual, expected):
+        return matches(actual[MAIN][1], loss(expected[MAIN][0], randint(2, 8, high=11, seed=82)))
+    return shows
+
+
+def only_training_differs(actual, expected):
+    return matches({k: v for k, v in actual.items() if k != TRAINING}, {k: v for k, v in expected.items() if k != TRAINING})
+
+
+FORWARD_MISCONCEPTIONS = (
+    Misconception("add the position embeddings: x = self.wte(idx) + self.wpe(torch.arange(T)); without them a token "
+                  "looks the same at every position", logits_of(*EVAL_LOGITS, positions=False)),
+    Misconception("apply the final LayerNorm before the head: logits = self.lm_head(self.ln_f(x))",
+                  logits_of(*EVAL_LOGITS, final_norm=False)),
+    Misconception("with tie_weights=False the head has its own weight: logits = self.lm_head(x), not x @ "
+                  "self.wte.weight.T", logits_of(UNTIED, head="wte")),
+    Misconception("average the loss over the B*T positions (F.cross_entropy's default), not the sum",
+                  main_loss_is(lambda logits, y: F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum"))),
+    Misconception("F.cross_entropy takes the raw logits (it applies log_softmax itself): yours are softmaxed twice",
+                  main_loss_is(lambda logits, y: F.cross_entropy(logits.softmax(-1).flatten(0, 1), y.flatten()))),
+    Misconception("apply self.drop once, to the sum of the embeddings, before the blocks: only the training-mode "
+                  "case differs", only_training_differs),
+)
+
+
+@task("09.forward", points=3, target="GPT.forward", compare=diagnosed(*FORWARD_MISCONCEPTIONS),
       hint="token + position embeddings, dropout, blocks, ln_f, lm_head; cross-entropy on the (B*T, V) view; ValueError if T > block_size")
 def forward_cases(GPT, GPTConfig):
     cases = {}
@@ -113,7 +260,7 @@ def forward_cases(GPT, GPTConfig):
     model.eval()
     with torch.no_grad():
         x, y = randint(2, 8, high=11, seed=81), randint(2, 8, high=11, seed=82)
-        cases["idx (2, 8) = block_size, with targets"] = model(x, y)
+        cases[MAIN] = model(x, y)
         logits, loss = model(randint(3, 1, high=11, seed=83))
         cases["T=1: idx (3, 1), no targets"] = [logits, loss]
         cases["batch of 1: idx (1, 5), with targets"] = model(randint(1, 5, high=11, seed=84),
@@ -143,15 +290,13 @@ def forward_cases(GPT, GPTConfig):
     set_params(untied, 90, scale=0.3)
     untied.eval()
     with torch.no_grad():
-        cases["untied lm_head, bias=False: idx (2, 6), with targets"] = untied(randint(2, 6, high=11, seed=91),
-                                                                              randint(2, 6, high=11, seed=92))
+        cases[UNTIED] = untied(randint(2, 6, high=11, seed=91), randint(2, 6, high=11, seed=92))
     dropout = without_init(GPT)(gpt_config(GPTConfig, dropout=0.3))
     set_params(dropout, 93, scale=0.3)
     dropout.train()
     torch.manual_seed(94)
     with torch.no_grad():
-        cases["training mode, dropout=0.3 (seeded)"] = dropout(randint(2, 8, high=11, seed=95),
-                                                               randint(2, 8, high=11, seed=96))
+        cases[TRAINING] = dropout(randint(2, 8, high=11, seed=95), randint(2, 8, high=11, seed=96))
     return cases
 
 
@@ -197,11 +342,13 @@ FREQUENCY_CASES = {  # label: (temperature, top_k)
 }
 
 
-def expected_frequencies(temperature, top_k):
+def expected_frequencies(temperature, top_k, largest=True):
+    """The probabilities of the next token after the temperature and top-k (largest=False: a mistaken top-k that
+    keeps the k smallest logits)."""
     logits = PROBE_LOGITS / temperature
     if top_k is not None:
-        kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1).values[:, -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
+        kth = torch.topk(logits, min(top_k, logits.size(-1)), dim=-1, largest=largest).values[:, -1:]
+        logits = logits.masked_fill(logits < kth if largest else logits > kth, float("-inf"))
     return torch.softmax(logits.double(), dim=-1)
 
 
@@ -220,7 +367,57 @@ def compare_generate(actual, expected):
                               f"expected probability {want[row, token]:.3f}")
 
 
-@task("09.generate", points=3, target="GPT.generate", compare=compare_generate,
+def sampled_from(probabilities):
+    """Test: every frequency case is within the compare's tolerance of probabilities(temperature, top_k)."""
+    def shows(actual, expected):
+        return all((actual[label].double() - probabilities(temperature, top_k)).abs().max().item() <= 0.035
+                   for label, (temperature, top_k) in FREQUENCY_CASES.items())
+    return shows
+
+
+SEEDED = "prompt (2, 3), 6 new tokens, seeded generator"
+SEEN = ("what the model saw (context cropped to block_size)", "what the model saw, block_size 2")
+V = PROBE_LOGITS.shape[1]
+
+
+def cropped_one_short(actual, expected):
+    """Test: each context the model saw is the right one without its first token."""
+    return all(len(actual[label]) == len(expected[label]) and all(
+        matches(got, want[:, 1:] if want.shape[1] == block_size else want)
+        for got, want in zip(actual[label], expected[label])) for label, block_size in zip(SEEN, (8, 2)))
+
+
+def right_probabilities_wrong_sequence(actual, expected):
+    """The frequencies are right, and every sequence (and context seen) has the right shape: only the seeded
+    tokens differ."""
+    def shapes(outputs):
+        return {label: [list(t.shape) for t in value] if label in SEEN else list(value.shape)
+                for label, value in outputs.items() if label in SEEN or isinstance(value, torch.Tensor)}
+
+    return sampled_from(expected_frequencies)(actual, expected) and shapes(actual) == shapes(expected)
+
+
+GENERATE_MISCONCEPTIONS = (
+    Misconception("crop the context to its last block_size tokens, idx[:, -block_size:], not block_size - 1",
+                  cropped_one_short),
+    Misconception("sample from the last position's logits, logits[:, -1, :]: the earlier positions predict tokens "
+                  "that are already in idx", lambda actual, expected: bool((actual[SEEDED][:, 3:] == GARBAGE_TOKEN).all())),
+    Misconception("divide the logits by the temperature, not multiply: a temperature below 1 sharpens the "
+                  "distribution", sampled_from(lambda t, k: expected_frequencies(1 / t, k))),
+    Misconception("top_k keeps the k largest logits: yours keeps k + 1",
+                  sampled_from(lambda t, k: expected_frequencies(t, None if k is None else k + 1))),
+    Misconception("top_k keeps the k largest logits, not the k smallest",
+                  sampled_from(lambda t, k: expected_frequencies(t, k, largest=False))),
+    Misconception("top_k keeps min(top_k, V) tokens (V = logits.size(-1)): clamped to V - 1, the least likely token "
+                  "can never be drawn", sampled_from(lambda t, k: expected_frequencies(t, None if k is None else min(k, V - 1)))),
+    Misconception("sample the next token with torch.multinomial(probs, 1, generator=generator), not argmax",
+                  sampled_from(lambda t, k: F.one_hot(PROBE_LOGITS.argmax(-1), V).double())),
+    Misconception("the tokens follow the right probabilities but not the seeded sequence: draw with "
+                  "torch.multinomial(probs, 1, generator=generator), one draw per step", right_probabilities_wrong_sequence),
+)
+
+
+@task("09.generate", points=3, target="GPT.generate", compare=diagnosed(*GENERATE_MISCONCEPTIONS, compare=compare_generate),
       hint="each step: crop to block_size, last position's logits / temperature, optional top-k (at most V of them), softmax, multinomial with generator, append")
 def generate_cases(GPT, GPTConfig):
     cases = {}
@@ -234,16 +431,16 @@ def generate_cases(GPT, GPTConfig):
         return model, out
 
     prompt = randint(2, 3, high=11, seed=100)
-    _, out = run("prompt (2, 3), 6 new tokens, seeded generator", prompt, 6, seed=7)
+    _, out = run(SEEDED, prompt, 6, seed=7)
     cases["prompt left unchanged"] = torch.equal(prompt, randint(2, 3, high=11, seed=100))
     model, _ = run("prompt (1, 6), 10 new tokens, block_size 8", randint(1, 6, high=11, seed=101), 10, seed=8)
-    cases["what the model saw (context cropped to block_size)"] = model.seen
+    cases[SEEN[0]] = model.seen
     run("T=1: prompt (1, 1), 4 new tokens", randint(1, 1, high=11, seed=102), 4, seed=9)
     run("prompt (3, 2), 0 new tokens", randint(3, 2, high=11, seed=103), 0, seed=10)
     run("greedy: top_k=1", randint(2, 2, high=11, seed=104), 5, seed=11, top_k=1)
     model, _ = run("prompt (1, 4), 3 new tokens, block_size 2", randint(1, 4, high=11, seed=105), 3, seed=12,
                    block_size=2)
-    cases["what the model saw, block_size 2"] = model.seen
+    cases[SEEN[1]] = model.seen
 
     # many samples from fixed distributions: judged against the probabilities, not one sequence
     for i, (label, (temperature, top_k)) in enumerate(FREQUENCY_CASES.items()):
@@ -262,22 +459,50 @@ def generate_cases(GPT, GPTConfig):
 # 09.num_params
 # ---------------------------------------------------------------------------------------------
 
-@task("09.num_params", points=1, target="GPT.num_params",
+GPT2_SMALL = dict(block_size=1024, vocab_size=50257, n_layer=12, n_head=12, n_embd=768)
+NUM_PARAMS_CONFIGS = {"tiny, tied": {}, "tiny, untied": dict(tie_weights=False),
+                      "bias=False, 3 layers": dict(bias=False, n_layer=3, n_embd=32, n_head=4, block_size=16),
+                      "GPT-2 small": GPT2_SMALL}
+
+
+def counted(count, non_embedding):
+    """Test: in every config, num_params() (or num_params(non_embedding=False) if not non_embedding) gave
+    count(the reference outputs, the config's label, its fields)."""
+    def shows(actual, expected):
+        call = "num_params()" if non_embedding else "num_params(non_embedding=False)"
+        return all(actual[f"{label}: {call}"] == count(expected, label, {**FIELDS, **changes})
+                   for label, changes in NUM_PARAMS_CONFIGS.items())
+    return shows
+
+
+def embeddings(config, *names):
+    return sum(config[size] * config["n_embd"] for name, size in (("wte", "vocab_size"), ("wpe", "block_size"))
+               if name in names)
+
+
+NUM_PARAMS_MISCONCEPTIONS = (
+    Misconception("num_params() leaves out the position embeddings (non_embedding=True by default): subtract "
+                  "self.wpe.weight.numel()", counted(lambda e, label, c: e[f"{label}: num_params(non_embedding=False)"], True)),
+    Misconception("count the tied weight once: sum over self.parameters(), which lists wte.weight (lm_head's weight "
+                  "too) once, not over state_dict()", counted(lambda e, label, c: e[f"{label}: num_params(non_embedding=False)"]
+                                                              + (embeddings(c, "wte") if c["tie_weights"] else 0), False)),
+    Misconception("non_embedding leaves out only the position embeddings (wpe): the token embeddings count, they are "
+                  "the head's weight too", counted(lambda e, label, c: e[f"{label}: num_params()"] - embeddings(c, "wte"), True)),
+)
+
+
+@task("09.num_params", points=1, target="GPT.num_params", compare=diagnosed(*NUM_PARAMS_MISCONCEPTIONS),
       hint="count every parameter once (a tied weight too); leave out the position embeddings when non_embedding")
 def num_params_cases(GPT, GPTConfig):
     cases = {}
-    configs = {
-        "tiny, tied": gpt_config(GPTConfig),
-        "tiny, untied": gpt_config(GPTConfig, tie_weights=False),
-        "bias=False, 3 layers": gpt_config(GPTConfig, bias=False, n_layer=3, n_embd=32, n_head=4, block_size=16),
-    }
-    for label, config in configs.items():
-        model = without_init(GPT)(config)
+    for label, changes in NUM_PARAMS_CONFIGS.items():
+        if label == "GPT-2 small":
+            continue
+        model = without_init(GPT)(gpt_config(GPTConfig, **changes))
         cases[f"{label}: num_params()"] = model.num_params()
         cases[f"{label}: num_params(non_embedding=False)"] = model.num_params(non_embedding=False)
     with torch.device("meta"):  # shapes only: no memory, no time
-        gpt2 = without_init(GPT)(gpt_config(GPTConfig, block_size=1024, vocab_size=50257, n_layer=12, n_head=12,
-                                            n_embd=768))
+        gpt2 = without_init(GPT)(gpt_config(GPTConfig, **GPT2_SMALL))
     cases["GPT-2 small: num_params()"] = gpt2.num_params()
     cases["GPT-2 small: num_params(non_embedding=False)"] = gpt2.num_params(non_embedding=False)
     return cases

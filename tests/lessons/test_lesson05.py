@@ -38,44 +38,69 @@ def estimate(before="    model.eval()\n    torch.set_grad_enabled(False)", after
 
 WRONG = {
     "forward": [
-        forward("logits = logits.view(B * T, V)\nreturn logits, F.cross_entropy(logits, targets.view(B * T))"),  # flat logits
-        forward("return logits, F.cross_entropy(F.softmax(logits, -1).view(B * T, V), targets.view(B * T))"),  # softmax twice
-        forward("return logits, F.nll_loss(logits.view(B * T, V), targets.view(B * T))"),  # no log-softmax
-        forward("return logits, F.cross_entropy(logits.view(B * T, V), targets.view(B * T)).item()"),  # a float
-        forward("return logits, F.cross_entropy(logits.view(B * T, V), targets.view(B * T), reduction='sum')"),
-        forward("return logits, F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1))"),  # shifted again
+        (forward("logits = logits.view(B * T, V)\nreturn logits, F.cross_entropy(logits, targets.view(B * T))"),  # flat logits
+         "return the logits as (B, T, V)"),
+        (forward("return logits, F.cross_entropy(F.softmax(logits, -1).view(B * T, V), targets.view(B * T))"),  # softmax twice
+         "F.cross_entropy takes the raw logits"),
+        (forward("return logits, F.nll_loss(logits.view(B * T, V), targets.view(B * T))"),  # no log-softmax
+         "F.nll_loss expects log-probabilities"),
+        (forward("return logits, F.cross_entropy(logits.view(B * T, V), targets.view(B * T)).item()"),  # a float
+         "return the loss tensor itself"),
+        (forward("return logits, F.cross_entropy(logits.view(B * T, V), targets.view(B * T), reduction='sum')"),
+         "the mean over the B*T positions"),
+        (forward("return logits, F.cross_entropy(logits[:, :-1].reshape(-1, V), targets[:, 1:].reshape(-1))"),  # shifted again
+         "the targets are already the next tokens"),
         # no targets: a loss of 0 instead of None
-        "class BigramLanguageModel(BigramLanguageModel):\n    def forward(self, idx, targets=None):\n"
-        "        logits = self.token_embedding_table(idx)\n        if targets is None:\n            return logits, torch.tensor(0.0)\n"
-        "        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
+        ("class BigramLanguageModel(BigramLanguageModel):\n    def forward(self, idx, targets=None):\n"
+         "        logits = self.token_embedding_table(idx)\n        if targets is None:\n            return logits, torch.tensor(0.0)\n"
+         "        return logits, F.cross_entropy(logits.flatten(0, 1), targets.flatten())",
+         "without targets the loss is None"),
     ],
     "generate": [
-        generate(probs="F.softmax(logits[:, 0, :], dim=-1)"),  # first time step, not the last
-        generate(body="            idx = torch.cat((idx, logits[:, -1, :].argmax(-1, keepdim=True)), dim=1)"),  # greedy
-        generate(probs="F.softmax(logits[:, -1, :], dim=0)"),  # softmax over the batch
-        generate(probs="F.softmax(logits[:, -1, :], dim=-1)").replace(", generator=generator", ""),  # ignores generator
-        generate(body="            nxt = torch.multinomial(F.softmax(logits[:, -1, :], -1), 1, generator=generator)\n"
-                      "            idx = nxt if idx.shape[1] == 0 else torch.cat((idx[:, 1:], nxt), dim=1)"),  # slides a window
-        generate(probs="F.softmax(logits[:, -1, :], dim=-1)") + "[:, 1:]",  # drops a token
+        (generate(probs="F.softmax(logits[:, 0, :], dim=-1)"),  # first time step, not the last
+         "sample from the logits of the last time step"),
+        (generate(body="            idx = torch.cat((idx, logits[:, -1, :].argmax(-1, keepdim=True)), dim=1)"),  # greedy
+         "do not take the most likely one (argmax)"),
+        (generate(probs="F.softmax(logits[:, -1, :], dim=0)"),  # softmax over the batch
+         "softmax over the vocabulary, dim=-1"),
+        (generate(probs="F.softmax(logits[:, -1, :], dim=-1)").replace(", generator=generator", ""),  # ignores generator
+         "draw with the generator you are given"),
+        (generate(body="            nxt = torch.multinomial(F.softmax(logits[:, -1, :], -1), 1, generator=generator)\n"
+                       "            idx = nxt if idx.shape[1] == 0 else torch.cat((idx[:, 1:], nxt), dim=1)"),  # slides a window
+         "return the prompt and every new token"),
+        (generate(probs="F.softmax(logits[:, -1, :], dim=-1)") + "[:, 1:]",  # drops a token
+         "return the prompt and every new token"),
     ],
     "train_step": [
-        train("_, loss = model(x, y)\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # gradients accumulate
-        train("_, loss = model(x, y)\noptimizer.zero_grad()\noptimizer.step()\nloss.backward()\nreturn loss.item()"),  # step first
-        train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss"),  # a tensor
-        train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\nreturn loss.item()"),  # no step
-        train("_, loss = model(y, x)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # x, y swapped
+        (train("_, loss = model(x, y)\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # gradients accumulate
+         "clear the old gradients each step"),
+        (train("_, loss = model(x, y)\noptimizer.zero_grad()\noptimizer.step()\nloss.backward()\nreturn loss.item()"),  # step first
+         "call optimizer.step() after loss.backward()"),
+        (train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss"),  # a tensor
+         "return the loss as a Python float"),
+        (train("_, loss = model(x, y)\noptimizer.zero_grad()\nloss.backward()\nreturn loss.item()"),  # no step
+         "call optimizer.step() after loss.backward()"),
+        (train("_, loss = model(y, x)\noptimizer.zero_grad()\nloss.backward()\noptimizer.step()\nreturn loss.item()"),  # x, y swapped
+         "x holds the inputs and y the targets"),
     ],
     "estimate_loss": [
-        estimate(before="    torch.set_grad_enabled(False)"),  # dropout still on
-        estimate(before="    model.eval()", after="    model.train()"),  # gradients on
-        estimate(after="    torch.set_grad_enabled(True)"),  # left in eval mode
-        estimate(iters="eval_iters + 1", value="total / (eval_iters + 1)"),  # one batch too many
-        estimate(value="torch.tensor(total / eval_iters)"),  # a tensor, not a float
-        estimate(value="total"),  # a sum, not a mean
-        "def estimate_loss(model, batch_fns, eval_iters):\n    model.eval()\n    out = {}\n"
-        "    with torch.no_grad():\n        for split in ('train', 'val'):\n"
-        "            out[split] = sum(model(*batch_fns[split]())[1].item() for _ in range(eval_iters)) / eval_iters\n"
-        "    model.train()\n    return out",  # only train and val
+        (estimate(before="    torch.set_grad_enabled(False)"),  # dropout still on
+         "call model.eval() first"),
+        (estimate(before="    model.eval()", after="    model.train()"),  # gradients on
+         "gradients off in every forward: not the case"),
+        (estimate(after="    torch.set_grad_enabled(True)"),  # left in eval mode
+         "back in train mode afterwards: not the case"),
+        (estimate(iters="eval_iters + 1", value="total / (eval_iters + 1)"),  # one batch too many
+         "draw exactly eval_iters batches"),
+        (estimate(value="torch.tensor(total / eval_iters)"),  # a tensor, not a float
+         "a Python float (.item()), not a tensor"),
+        (estimate(value="total"),  # a sum, not a mean
+         "divide their sum by eval_iters"),
+        ("def estimate_loss(model, batch_fns, eval_iters):\n    model.eval()\n    out = {}\n"
+         "    with torch.no_grad():\n        for split in ('train', 'val'):\n"
+         "            out[split] = sum(model(*batch_fns[split]())[1].item() for _ in range(eval_iters)) / eval_iters\n"
+         "    model.train()\n    return out",  # only train and val
+         "estimate every split batch_fns holds"),
     ],
 }
 

@@ -11,32 +11,49 @@ SOFTMAX = ("def average_past_softmax(x):\n    T = x.shape[1]\n    scores = torch
 
 WRONG = {
     "average_loop": [
-        LOOP.format(expr="x[b, :t].mean(dim=0)"),  # excludes position t itself (NaN at t = 0)
-        LOOP.format(expr="x[b, :t + 1].sum(dim=0)"),  # sum, not mean
-        LOOP.format(expr="x[b, t:].mean(dim=0)"),  # averages the future
-        LOOP.format(expr="x[b, :t + 1].mean(dim=0) * 0 + x[b, :t + 1].mean()"),  # mean over channels too
-        "def average_past_loop(x):\n    out = torch.zeros(x.shape)\n    for t in range(x.shape[1]):\n"
-        "        out[:, t] = x[:, :t + 1].mean(dim=1)\n    return out",  # always float32
+        (LOOP.format(expr="x[b, :t].mean(dim=0)"),  # excludes position t itself (NaN at t = 0)
+         "the average at t includes x[b, t] itself"),
+        (LOOP.format(expr="x[b, :t + 1].sum(dim=0)"), "average, not sum"),  # sum, not mean
+        (LOOP.format(expr="x[b, t:].mean(dim=0)"), "not the future x[b, t:]"),  # averages the future
+        (LOOP.format(expr="x[b, :t + 1].mean(dim=0) * 0 + x[b, :t + 1].mean()"),  # mean over channels too
+         "average over time only, each channel on its own"),
+        ("def average_past_loop(x):\n    out = torch.zeros(x.shape)\n    for t in range(x.shape[1]):\n"
+         "        out[:, t] = x[:, :t + 1].mean(dim=1)\n    return out",  # always float32
+         "the average keeps x's dtype (float64 in, float64 out)"),
     ],
     "average_matmul": [
-        MATMUL.format(norm="wei = wei / wei.sum(dim=0, keepdim=True)", product="wei @ x"),  # column sums
-        MATMUL.format(norm="wei = wei / wei.sum(dim=1)", product="wei @ x"),  # no keepdim: divides columns
-        MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="wei.T @ x"),  # upper triangle
-        MATMUL.format(norm="wei = wei / T", product="wei @ x"),  # divided by T, not by the row count
-        MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="(wei @ x).float()"),  # dtype lost
+        (MATMUL.format(norm="wei = wei / wei.sum(dim=0, keepdim=True)", product="wei @ x"),  # column sums
+         "not by the column sums (dim=0)"),
+        (MATMUL.format(norm="wei = wei / wei.sum(dim=1)", product="wei @ x"),  # no keepdim: divides columns
+         "wei.sum(dim=1) needs keepdim=True"),
+        (MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="wei.T @ x"),  # upper triangle
+         "not wei.T @ x, which averages the future"),
+        (MATMUL.format(norm="wei = wei / T", product="wei @ x"),  # divided by T, not by the row count
+         "divide row t by its own count t + 1"),
+        (MATMUL.format(norm="wei = wei / wei.sum(dim=1, keepdim=True)", product="(wei @ x).float()"),  # dtype lost
+         "the average keeps x's dtype"),
     ],
     "causal_mask": [
-        "def causal_mask(T):\n    return torch.tril(torch.ones(T, T))",  # float, not bool
-        "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))",  # upper triangle
-        "def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)",  # no diagonal
-        "def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)",  # True = forbidden
+        ("def causal_mask(T):\n    return torch.tril(torch.ones(T, T))",  # float, not bool
+         "the mask must be a bool tensor"),
+        ("def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool))",  # upper triangle
+         "True on and below the diagonal (torch.tril, the past)"),
+        ("def causal_mask(T):\n    return torch.tril(torch.ones(T, T, dtype=torch.bool), diagonal=-1)",  # no diagonal
+         "keep the diagonal: a position may attend to itself"),
+        ("def causal_mask(T):\n    return torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)",  # True = forbidden
+         "the mask is inverted"),
     ],
     "average_softmax": [
-        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf'))", dim=0),  # columns
-        SOFTMAX.format(fill="scores.masked_fill(torch.triu(torch.ones(T, T)) == 0, float('-inf'))", dim=-1),  # future
-        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, 0.0)", dim=-1),  # no -inf
-        SOFTMAX.format(fill="scores.masked_fill(causal_mask(T), float('-inf'))", dim=-1),  # mask inverted (NaN)
-        SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, -1e9).float()", dim=-1),
+        (SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, float('-inf'))", dim=0),  # columns
+         "softmax over the last dim"),
+        (SOFTMAX.format(fill="scores.masked_fill(torch.triu(torch.ones(T, T)) == 0, float('-inf'))", dim=-1),  # future
+         "mask the future: -inf above the diagonal"),
+        (SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, 0.0)", dim=-1),  # no -inf
+         "fill the future with float('-inf'), not 0"),
+        (SOFTMAX.format(fill="scores.masked_fill(causal_mask(T), float('-inf'))", dim=-1),  # mask inverted (NaN)
+         "fill the future (~causal_mask(T), or tril == 0) with -inf, not the past"),
+        (SOFTMAX.format(fill="scores.masked_fill(torch.tril(torch.ones(T, T)) == 0, -1e9).float()", dim=-1),
+         "this input is float64, so make the tensors (and modules) you create match it"),  # float32 scores
     ],
 }
 

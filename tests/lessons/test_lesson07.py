@@ -49,95 +49,136 @@ def mha(body):
 
 WRONG = {
     "attention_weights": [
-        weights(f"scores = q @ k.transpose(-2, -1)\n{MASK}\nreturn F.softmax(scores, dim=-1)"),  # no scale
-        weights(f"scores = q @ k.transpose(-2, -1) / hs\n{MASK}\nreturn F.softmax(scores, dim=-1)"),  # 1/hs
-        weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # upper-triangular mask: sees the future
-                "scores = scores.masked_fill(torch.triu(torch.ones(T, T)) == 0, float('-inf'))\n"
-                "return F.softmax(scores, dim=-1)"),
-        weights(f"scores = q @ k.transpose(-2, -1) / hs ** 0.5\n{MASK}\nreturn F.softmax(scores, dim=-2)"),  # wrong dim
-        weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # softmax first, then zero the future
-                "return F.softmax(scores, dim=-1).masked_fill(torch.tril(torch.ones(T, T)) == 0, 0.0)"),
-        weights(f"scores = q @ k.transpose(1, 2) / hs ** 0.5\n{MASK}\nreturn F.softmax(scores, dim=-1)"),  # wrong dims with heads
-        weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # a position may not see itself
-                "scores = scores.masked_fill(torch.tril(torch.ones(T, T), -1) == 0, float('-inf'))\n"
-                "return F.softmax(scores, dim=-1)"),
+        (weights(f"scores = q @ k.transpose(-2, -1)\n{MASK}\nreturn F.softmax(scores, dim=-1)"),
+         "unscaled they grow with the head size"),  # no scale
+        (weights(f"scores = q @ k.transpose(-2, -1) / hs\n{MASK}\nreturn F.softmax(scores, dim=-1)"),
+         "scale the scores by 1/sqrt(hs), not 1/hs"),  # 1/hs
+        (weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # upper-triangular mask: sees the future
+                 "scores = scores.masked_fill(torch.triu(torch.ones(T, T)) == 0, float('-inf'))\n"
+                 "return F.softmax(scores, dim=-1)"),
+         "mask the future: -inf above the diagonal"),
+        (weights(f"scores = q @ k.transpose(-2, -1) / hs ** 0.5\n{MASK}\nreturn F.softmax(scores, dim=-2)"),
+         "softmax over the last dim"),  # wrong dim
+        (weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # softmax first, then zero the future
+                 "return F.softmax(scores, dim=-1).masked_fill(torch.tril(torch.ones(T, T)) == 0, 0.0)"),
+         "mask before the softmax"),
+        (weights(f"scores = q @ k.transpose(1, 2) / hs ** 0.5\n{MASK}\nreturn F.softmax(scores, dim=-1)"),
+         "q and k may have a heads dimension, (B, nh, T, hs): transpose k's last two dims"),  # wrong dims with heads
+        (weights("scores = q @ k.transpose(-2, -1) / hs ** 0.5\n"  # a position may not see itself
+                 "scores = scores.masked_fill(torch.tril(torch.ones(T, T), -1) == 0, float('-inf'))\n"
+                 "return F.softmax(scores, dim=-1)"),
+         "keep the diagonal: a position attends to itself too"),
     ],
     "head": [
-        head("wei = q @ k.transpose(-2, -1) * C ** -0.5\n"  # scaled by n_embd, not head size
-             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
-             "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
-        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # no dropout
-             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
-             "return F.softmax(wei, dim=-1) @ v"),
-        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # mask not cut to T
-             "wei = wei.masked_fill(self.tril == 0, float('-inf'))\n"
-             "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
-        head("wei = k @ q.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # keys and queries swapped
-             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
-             "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
-        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # softmax over the query dimension
-             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
-             "return self.dropout(F.softmax(wei, dim=1)) @ v"),
-        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # no mask at all: the future leaks
-             "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
-        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # dropout on the output, not the weights
-             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
-             "return self.dropout(F.softmax(wei, dim=-1) @ v)"),
-        head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # dropout on the values
-             "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
-             "return F.softmax(wei, dim=-1) @ self.dropout(v)"),
+        (head("wei = q @ k.transpose(-2, -1) * C ** -0.5\n"  # scaled by n_embd, not head size
+              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+              "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
+         "scale the scores by 1/sqrt(head_size)"),
+        (head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # no dropout
+              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+              "return F.softmax(wei, dim=-1) @ v"),
+         "apply self.dropout to the attention weights"),
+        (head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # mask not cut to T
+              "wei = wei.masked_fill(self.tril == 0, float('-inf'))\n"
+              "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
+         "cut the mask to the input's length, self.tril[:T, :T]"),
+        (head("wei = k @ q.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # keys and queries swapped
+              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+              "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
+         "the scores are q @ k^T"),
+        (head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # softmax over the query dimension
+              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+              "return self.dropout(F.softmax(wei, dim=1)) @ v"),
+         "softmax over the last dim (over the keys), not dim=1"),
+        (head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # no mask at all: the future leaks
+              "return self.dropout(F.softmax(wei, dim=-1)) @ v"),
+         "mask the future: fill the scores where self.tril[:T, :T] == 0"),
+        (head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # dropout on the output, not the weights
+              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+              "return self.dropout(F.softmax(wei, dim=-1) @ v)"),
+         "not on the output"),
+        (head("wei = q @ k.transpose(-2, -1) * k.size(-1) ** -0.5\n"  # dropout on the values
+              "wei = wei.masked_fill(self.tril[:T, :T] == 0, float('-inf'))\n"
+              "return F.softmax(wei, dim=-1) @ self.dropout(v)"),
+         "not on the values"),
     ],
     "multi_head": [
-        mha("return self.dropout(torch.cat([h(x) for h in self.heads], dim=-1))"),  # no projection
-        mha("return self.proj(torch.cat([h(x) for h in self.heads], dim=-1))"),  # no dropout
-        mha("return self.dropout(self.proj(torch.cat([h(x) for h in reversed(self.heads)], dim=-1)))"),  # order
-        mha("return self.dropout(self.proj(torch.cat([h(x) for h in self.heads], dim=1)))"),  # cat over time
-        mha("return self.dropout(self.proj(torch.stack([h(x) for h in self.heads], -1).flatten(-2)))"),  # interleaved
-        mha("return self.proj(self.dropout(torch.cat([h(x) for h in self.heads], dim=-1)))"),  # dropout before proj
+        (mha("return self.dropout(torch.cat([h(x) for h in self.heads], dim=-1))"),
+         "project the concatenated heads with self.proj"),  # no projection
+        (mha("return self.proj(torch.cat([h(x) for h in self.heads], dim=-1))"),
+         "apply self.dropout to the projection's output"),  # no dropout
+        (mha("return self.dropout(self.proj(torch.cat([h(x) for h in reversed(self.heads)], dim=-1)))"),
+         "concatenate the heads in order"),  # order
+        (mha("return self.dropout(self.proj(torch.cat([h(x) for h in self.heads], dim=1)))"),
+         "concatenated along the last dimension: torch.cat(outputs, dim=-1)"),  # cat over time
+        (mha("return self.dropout(self.proj(torch.stack([h(x) for h in self.heads], -1).flatten(-2)))"),
+         "stacking and flattening interleaves them"),  # interleaved
+        (mha("return self.proj(self.dropout(torch.cat([h(x) for h in self.heads], dim=-1)))"),
+         "the dropout comes after the projection"),  # dropout before proj
     ],
     "attend": [
-        attend("att = (q @ k.transpose(-2, -1)).masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"  # no scale
-               "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(self.n_embd)\n"  # scale by n_embd
-               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
-               "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # mask not cut to T
-               "att = att.masked_fill(~self.mask, float('-inf'))\n"
-               "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # upper triangle
-               "att = att.masked_fill(self.mask[:, :, :T, :T].transpose(-2, -1) == 0, float('-inf'))\n"
-               "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout also in eval mode
-               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
-               "return F.dropout(F.softmax(att, dim=-1), self.dropout) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # no dropout
-               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
-               "return F.softmax(att, dim=-1) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # softmax over the wrong dim
-               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
-               "return self.attn_dropout(F.softmax(att, dim=-2)) @ v"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the output, not the weights
-               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
-               "return self.attn_dropout(F.softmax(att, dim=-1) @ v)"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the values
-               "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
-               "return F.softmax(att, dim=-1) @ self.attn_dropout(v)"),
-        attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the scores, before softmax
-               "att = self.attn_dropout(att.masked_fill(~self.mask[:, :, :T, :T], -1e9))\n"
-               "return F.softmax(att, dim=-1) @ v"),
+        (attend("att = (q @ k.transpose(-2, -1)).masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"  # no scale
+                "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
+         "scale the scores by 1/sqrt(hs), hs = k.size(-1)"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(self.n_embd)\n"  # scale by n_embd
+                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+                "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
+         "not 1/sqrt(n_embd)"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # mask not cut to T
+                "att = att.masked_fill(~self.mask, float('-inf'))\n"
+                "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
+         "cut the mask to the input's length, self.mask[:, :, :T, :T]"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # upper triangle
+                "att = att.masked_fill(self.mask[:, :, :T, :T].transpose(-2, -1) == 0, float('-inf'))\n"
+                "return self.attn_dropout(F.softmax(att, dim=-1)) @ v"),
+         "mask the future: the scores where self.mask"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout also in eval mode
+                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+                "return F.dropout(F.softmax(att, dim=-1), self.dropout) @ v"),
+         "dropout only while training"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # no dropout
+                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+                "return F.softmax(att, dim=-1) @ v"),
+         "apply self.attn_dropout to the attention weights"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # softmax over the wrong dim
+                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+                "return self.attn_dropout(F.softmax(att, dim=-2)) @ v"),
+         "softmax over the last dim (over the keys), not dim=-2"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the output, not the weights
+                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+                "return self.attn_dropout(F.softmax(att, dim=-1) @ v)"),
+         "not on the output"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the values
+                "att = att.masked_fill(~self.mask[:, :, :T, :T], float('-inf'))\n"
+                "return F.softmax(att, dim=-1) @ self.attn_dropout(v)"),
+         "not on the values"),
+        (attend("att = (q @ k.transpose(-2, -1)) / math.sqrt(k.size(-1))\n"  # dropout on the scores, before softmax
+                "att = self.attn_dropout(att.masked_fill(~self.mask[:, :, :T, :T], -1e9))\n"
+                "return F.softmax(att, dim=-1) @ v"),
+         "not on the scores before it"),
     ],
     "causal_self_attention": [
-        forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # heads without transpose
-                      "        q, k, v = (t.view(B, self.n_head, T, hs) for t in (q, k, v))"),
-        forward(split="        k, q, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # q and k swapped
-                      "        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))"),
-        forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # heads take strided channels
-                      "        q, k, v = (t.view(B, T, hs, self.n_head).permute(0, 3, 1, 2) for t in (q, k, v))",
-                merge="        return self.resid_dropout(self.c_proj(y.permute(0, 2, 3, 1).reshape(B, T, C)))"),
-        forward(merge="        return self.resid_dropout(self.c_proj(y.reshape(B, T, C)))"),  # merged without transpose
-        forward(merge="        return self.resid_dropout(y.transpose(1, 2).reshape(B, T, C))"),  # no c_proj
-        forward(merge="        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))"),  # no resid_dropout
-        forward(merge="        return self.c_proj(self.resid_dropout(y.transpose(1, 2).reshape(B, T, C)))"),  # dropout first
+        (forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # heads without transpose
+                       "        q, k, v = (t.view(B, self.n_head, T, hs) for t in (q, k, v))"),
+         "view size is not compatible"),
+        (forward(split="        k, q, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # q and k swapped
+                       "        q, k, v = (t.view(B, T, self.n_head, hs).transpose(1, 2) for t in (q, k, v))"),
+         "c_attn's output splits as q, k, v, in that order"),
+        (forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # reshaped straight into heads
+                       "        q, k, v = (t.reshape(B, self.n_head, T, hs) for t in (q, k, v))"),
+         "a reshape straight to (B, n_head, T, hs) mixes positions and heads"),
+        (forward(split="        q, k, v = self.c_attn(x).split(self.n_embd, dim=2)\n"  # heads take strided channels
+                       "        q, k, v = (t.view(B, T, hs, self.n_head).permute(0, 3, 1, 2) for t in (q, k, v))",
+                 merge="        return self.resid_dropout(self.c_proj(y.permute(0, 2, 3, 1).reshape(B, T, C)))"),
+         "head h takes the channels h*hs to (h+1)*hs"),
+        (forward(merge="        return self.resid_dropout(self.c_proj(y.reshape(B, T, C)))"),
+         "transpose y back to (B, T, n_head, hs)"),  # merged without transpose
+        (forward(merge="        return self.resid_dropout(y.transpose(1, 2).reshape(B, T, C))"),
+         "project the merged heads with self.c_proj"),  # no c_proj
+        (forward(merge="        return self.c_proj(y.transpose(1, 2).reshape(B, T, C))"),
+         "apply self.resid_dropout to c_proj's output"),  # no resid_dropout
+        (forward(merge="        return self.c_proj(self.resid_dropout(y.transpose(1, 2).reshape(B, T, C)))"),
+         "resid_dropout comes after c_proj"),  # dropout first
     ],
 }
 
