@@ -97,15 +97,21 @@ def name_problem(name: str) -> str | None:
 
 
 FORMULA_START = ("=", "+", "-", "@")  # what a spreadsheet reads as the start of a formula
+NOT_IN_IDS = ",*?[]"  # nbgrader takes student ids as glob patterns (--student) and comma-separated lists
 
 
 def student_id_problem(name: str) -> str | None:
-    """Why a name may not become a student id: name_problem's reasons, or a first character that makes
-    a spreadsheet opening grades.csv run the id as a formula ('=HYPERLINK(...)' in a folder name)."""
+    """Why a name may not become a student id: name_problem's reasons; a first character that makes a
+    spreadsheet opening grades.csv run the id as a formula ('=HYPERLINK(...)' in a folder name); or a
+    character nbgrader reads as a pattern or a separator (a student called '*' would be graded as
+    everyone, 'a,b' would split make autograde's lists of whom each process leaves out)."""
     if name_problem(name):
         return name_problem(name)
     if name.startswith(FORMULA_START):
         return f"starts with '{name[0]}', which a spreadsheet opening grades.csv would run as a formula"
+    special = sorted(set(name) & set(NOT_IN_IDS))
+    if special:
+        return f"has {' '.join(special)} in it, which nbgrader reads as a pattern or a list"
     return None
 
 

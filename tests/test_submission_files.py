@@ -440,7 +440,7 @@ def test_nbgrader_cycle_grades_plain_files_and_logs_no_escapes(tmp_path, release
     assert_clean(*outputs, *logs, *written)
 
 
-@pytest.mark.parametrize("name", ["=HYPERLINK(\"x\",\"a\")", "+1", "-2", "@SUM(A1)", "eve\x1b[2J"])
+@pytest.mark.parametrize("name", ["=HYPERLINK(\"x\",\"a\")", "+1", "-2", "@SUM(A1)", "eve\x1b[2J", "*", "a,b", "[ab]c"])
 def test_a_student_id_a_spreadsheet_would_run_or_a_terminal_obey_is_refused(name, tmp_path):
     from autograder.grade_class import students_in
     from autograder.submission_files import student_id_problem
