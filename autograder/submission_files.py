@@ -115,6 +115,11 @@ def student_id_problem(name: str) -> str | None:
     return None
 
 
+def larger_than(limit: int) -> str:
+    """The reason for a file over `limit` bytes, in MB where the limit is a whole MB or more."""
+    return f"is larger than {limit >> 20} MB" if limit >= 1 << 20 else f"is larger than {limit} bytes"
+
+
 def is_real_folder(path, *, dir_fd: int | None = None) -> bool:
     """A folder itself, not a link to one."""
     try:
@@ -144,8 +149,7 @@ def read_plain(path, *, dir_fd: int | None = None, hard_links: bool = False, lim
         if why:
             raise NotPlainFile(path, why)
         if limit is not None and info.st_size > limit:
-            raise NotPlainFile(path, f"is larger than {limit >> 20} MB" if limit >= 1 << 20
-                               else f"is larger than {limit:,} bytes")
+            raise NotPlainFile(path, larger_than(limit))
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as f:
             return f.read()
@@ -203,8 +207,7 @@ def zip_member_problem(info: zipfile.ZipInfo) -> str | None:
     if len(name.parts) > MAX_DEPTH + 1:
         return f"is more than {MAX_DEPTH} folders deep"
     if info.file_size > MAX_FILE_BYTES:
-        return f"is larger than {MAX_FILE_BYTES >> 20} MB" if MAX_FILE_BYTES >= 1 << 20 else \
-            f"is larger than {MAX_FILE_BYTES:,} bytes"
+        return larger_than(MAX_FILE_BYTES)
     mode = info.external_attr >> 16
     if info.create_system == 3 and stat.S_IFMT(mode):  # made on Unix: the entry records its file type
         why = what_it_is(os.stat_result((mode, 0, 0, 1, 0, 0, 0, 0, 0, 0)), hard_links=True)

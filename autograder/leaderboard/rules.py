@@ -125,8 +125,8 @@ def parse_run_file(path: Path) -> dict:
     except NotPlainFile as err:
         if err.why == "file not found":
             raise RunRefused(f"no {RUN_FILE} was submitted (a plain file beside your lesson folders)") from None
-        if err.why.startswith("is larger than"):  # read_plain states its limit in MB: ours is bytes
-            raise RunRefused(f"{RUN_FILE} is larger than {MAX_RUN_FILE_BYTES} bytes") from None
+        if err.why.startswith("is larger than"):  # a size, not a kind of file: no "plain files" advice
+            raise RunRefused(f"{RUN_FILE} {err.why}") from None
         raise RunRefused(f"{RUN_FILE} {err.why} (submissions must be plain files)") from None
     if len(data) > MAX_RUN_FILE_BYTES:  # grown between the size check and the read
         raise RunRefused(f"{RUN_FILE} is larger than {MAX_RUN_FILE_BYTES} bytes")
